@@ -16,10 +16,12 @@ const (
 
 // Event is one customer interaction that passed validation.
 //
-// Properties and Traits keep the decoded JSON values (string, float64/json.Number,
-// bool, nil, []any, map[string]any) because journey-map rules match on them
-// directly; RawProperties and RawTraits keep their original JSON text so that
-// storage does not pay for re-encoding.
+// Properties and Traits keep the decoded JSON values (string, float64, bool,
+// nil, []any, map[string]any) because journey-map rules match on them
+// directly; they are nil when the event has none. Numbers are float64, as the
+// journey map documents, so rules can compare them with literals.
+// RawProperties and RawTraits keep their original JSON text, exact digits
+// included, so that storage does not pay for re-encoding.
 type Event struct {
 	EventID     string
 	Type        string
@@ -28,7 +30,8 @@ type Event struct {
 	AnonymousID string
 
 	// Timestamp is the event time after clock-skew correction and clamping
-	// (see Limits); OriginalTimestamp is what the producer sent.
+	// (see Limits); OriginalTimestamp is what the producer sent, zero when
+	// it sent none. All times are UTC.
 	Timestamp         time.Time
 	OriginalTimestamp time.Time
 	SentAt            time.Time // zero when absent
