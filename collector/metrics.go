@@ -1,0 +1,80 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/journeys-analytics/journeys/enrich"
+	"github.com/journeys-analytics/journeys/schemas"
+)
+
+type metrics struct {
+	duplicates    prometheus.Counter
+	writeRetries  prometheus.Counter
+	restoredLinks prometheus.Counter
+	unmatched     prometheus.Counter
+	// touch is indexed by journey, stage and persona positions in the map so
+	// the hot path never formats or looks up label values.
+	touch    map[touchKey]prometheus.Counter
+	negative prometheus.Counter
+}
+
+type touchKey struct{ journey, stage, persona string }
+
+func newMetrics(reg prometheus.Registerer, jm *enrich.Map) *metrics {
+	m := &metrics{
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "journeys_collector_duplicate_events_total",
+			Help: "Valid events dropped because the same event_id was seen recently on the partition (redelivery).",
+		}),
+		writeRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "journeys_collector_write_retries_total",
+			Help: "Failed ClickHouse batch writes that were retried (the partition waits meanwhile).",
+		}),
+		restoredLinks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "journeys_collector_restored_identity_links_total",
+			Help: "Identity links loaded from ClickHouse when taking over partitions.",
+		}),
+		unmatched: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "journeys_collector_unmatched_events_total",
+			Help: "Valid events that matched no touchpoint of the journey map (stored with an empty journey).",
+		}),
+		negative: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "journeys_collector_negative_touchpoint_events_total",
+			Help: "Events tagged to a negative touchpoint (churn signal).",
+		}),
+		touch: map[touchKey]prometheus.Counter{},
+	}
+	touchVec := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "journeys_stage_events_total",
+		Help: "Events tagged to a journey stage, by persona at the time of the event.",
+	}, []string{"journey", "stage", "persona"})
+	personas := []string{jm.DefaultPersona()}
+	for _, p := range jm.Personas() {
+		personas = append(personas, p.Name)
+	}
+	// Every label value comes from the journey map, so the series count is
+	// journeys × stages × personas, whatever the events contain.
+	for _, j := range jm.Journeys() {
+		for _, s := range j.Stages {
+			for _, p := range personas {
+				k := touchKey{j.Name, s.Name, p}
+				m.touch[k] = touchVec.WithLabelValues(j.Name, s.Name, p)
+			}
+		}
+	}
+	reg.MustRegister(m.duplicates, m.writeRetries, m.restoredLinks, m.unmatched, m.negative, touchVec)
+	return m
+}
+
+func (m *metrics) observe(e *schemas.Enriched) {
+	if e.Journey == "" {
+		m.unmatched.Inc()
+		return
+	}
+	if e.Negative {
+		m.negative.Inc()
+	}
+	if c, ok := m.touch[touchKey{e.Journey, e.Stage, e.Persona}]; ok {
+		c.Inc()
+	}
+}

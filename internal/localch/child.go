@@ -1,0 +1,65 @@
+package localch
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// ServeChild is the child side of Start: it loads libPath and runs ClickHouse
+// in this process with the clickhouse-local options args (Start passes
+// --path and --config-file), serving the HTTP and native ports of the
+// config until SIGTERM or SIGINT, then shuts the engine down and returns nil.
+// It returns the library's error if it cannot load or start.
+//
+// chdb has no server entry point, so we start the listeners from SQL and keep
+// the command line alive with a query that reads a pipe nobody writes to.
+// Closing the write end on a signal makes that query end, and chdb then runs
+// its normal shutdown, which a signal delivered to chdb itself would skip.
+func ServeChild(libPath string, args []string) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("localch: keep-alive pipe: %w", err)
+	}
+	defer r.Close()
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	asked := make(chan bool, 1) // whether a signal ended the server
+	go func() {
+		select {
+		case <-sigs:
+			asked <- true
+		case <-done:
+			asked <- false
+		}
+		w.Close()
+	}()
+
+	argv := make([]string, 0, len(args)+3)
+	argv = append(argv, "clickhouse")
+	argv = append(argv, args...)
+	argv = append(argv, "--multiquery", serveQuery(fmt.Sprintf("/dev/fd/%d", r.Fd())))
+	err = runCmdline(libPath, argv)
+	close(done)
+	if err != nil {
+		return err
+	}
+	// A failing statement (a port in use, say) ends the command line with no
+	// error from the library; it only printed the message to stderr.
+	if !<-asked {
+		return errors.New("localch: ClickHouse stopped without being asked to; its message is above and in its error log")
+	}
+	return nil
+}
+
+// serveQuery starts both listeners, then blocks reading keepAlive until EOF.
+// HTTP starts last: Start takes an HTTP answer to mean both ports are up.
+func serveQuery(keepAlive string) string {
+	return "SYSTEM START LISTEN TCP; SYSTEM START LISTEN HTTP; " +
+		"SELECT count() FROM file('" + keepAlive + "', 'LineAsString') FORMAT Null"
+}
