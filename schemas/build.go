@@ -105,6 +105,13 @@ func (v *Validator) setTimes(e *Event, obj map[string]any, recv time.Time) *Inva
 		}
 		corrected = recv
 	}
+	// The start of ClickHouse's Date range, which the events table is
+	// partitioned and sorted by.
+	if corrected.Unix() < 0 {
+		return &Invalid{ReasonPastTimestamp, fmt.Sprintf(
+			"/timestamp: corrected time %s is before 1970-01-01, which storage cannot represent",
+			corrected.Format(time.RFC3339Nano))}
+	}
 	e.Timestamp = corrected
 	return nil
 }

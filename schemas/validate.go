@@ -40,6 +40,10 @@ const (
 	ReasonUnknownType     Reason = "unknown_type"     // `type` not in the enum
 	ReasonFutureTimestamp Reason = "future_timestamp" // corrected timestamp beyond receive time + FutureTolerance
 	ReasonSchema          Reason = "schema_violation" // any other schema rule
+	// ReasonPastTimestamp: corrected timestamp before 1970-01-01. ClickHouse's
+	// Date cannot hold it, so storing it would fail on every retry and stall
+	// the partition; rejecting it is the only way not to lose the rest.
+	ReasonPastTimestamp Reason = "past_timestamp"
 )
 
 // Reasons returns every Reason, so that metrics can be initialised for the
@@ -55,6 +59,7 @@ func Reasons() []Reason {
 		ReasonUnknownType,
 		ReasonFutureTimestamp,
 		ReasonSchema,
+		ReasonPastTimestamp,
 	}
 }
 

@@ -41,8 +41,8 @@ func testdataLimits() Limits {
 
 func TestReasons(t *testing.T) {
 	rs := Reasons()
-	if len(rs) != 9 {
-		t.Fatalf("Reasons() has %d reasons, want 9", len(rs))
+	if len(rs) != 10 {
+		t.Fatalf("Reasons() has %d reasons, want 10", len(rs))
 	}
 	seen := map[Reason]bool{}
 	for _, r := range rs {
@@ -95,6 +95,8 @@ func TestDecodeReasons(t *testing.T) {
 		{name: "type screen", raw: `{"event_id":"e1","type":"screen","user_id":"u"}`, want: ReasonUnknownType},
 		{name: "type upper case", raw: `{"event_id":"e1","type":"Track","event":"X","user_id":"u"}`, want: ReasonUnknownType},
 		{name: "type empty", raw: `{"event_id":"e1","type":"","user_id":"u"}`, want: ReasonUnknownType},
+		{name: "before 1970", raw: `{"event_id":"e1","type":"track","event":"X","user_id":"u","timestamp":"1969-12-31T23:59:59Z"}`, want: ReasonPastTimestamp},
+		{name: "year 1 after skew correction", raw: `{"event_id":"e1","type":"track","event":"X","user_id":"u","timestamp":"0001-01-01T00:00:00Z","sent_at":"2025-03-01T00:00:00Z"}`, want: ReasonPastTimestamp},
 		{name: "two days ahead", raw: `{"event_id":"e1","type":"track","event":"X","user_id":"u","timestamp":"2025-03-03T12:00:00Z"}`, want: ReasonFutureTimestamp},
 		{name: "ahead after skew correction", raw: `{"event_id":"e1","type":"track","event":"X","user_id":"u","timestamp":"2025-03-03T12:00:00Z","sent_at":"2025-03-01T00:00:00Z"}`, want: ReasonFutureTimestamp},
 		{name: "zero tolerance", raw: `{"event_id":"e1","type":"track","event":"X","user_id":"u","timestamp":"2025-03-01T12:00:00.001Z"}`, limits: func(l *Limits) { l.FutureTolerance = 0 }, want: ReasonFutureTimestamp},

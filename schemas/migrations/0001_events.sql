@@ -7,8 +7,8 @@
 -- insert_deduplication_token and must leave this table byte-for-byte unchanged.
 --
 -- The sort key serves the analyst's path (journey → persona → day → customer);
--- lookups by Kafka position (aggregate.PartitionState) scan the month
--- partitions instead, which only happens when a consumer takes over a partition.
+-- lookups by Kafka position (aggregate.PartitionState) scan the table instead,
+-- which only happens when a consumer takes over a partition.
 CREATE TABLE IF NOT EXISTS {{.Database}}.events {{.OnCluster}}
 (
     event_id            String,                   -- producer's message id; dedup key of redeliveries

@@ -17,8 +17,8 @@ AS SELECT
     argMax(stage, stage_index) AS furthest_stage,
     -- groupUniqArray: unmerged parts can hold several rows for one stage.
     arraySort(groupUniqArray(stage_index)) AS stages_reached,
-    min(first_at) AS first_seen,
-    max(last_at) AS last_seen,
+    CAST(min(first_at) AS DateTime64(3, 'UTC')) AS first_seen,
+    CAST(max(last_at) AS DateTime64(3, 'UTC')) AS last_seen,
     sum(events) AS events,
     sum(negative_events) AS negative_events
 FROM {{.Database}}.customer_stages

@@ -25,7 +25,7 @@ AS SELECT
     first_at,
     toDate(first_at) AS day,
     max(stage_index) OVER customer AS furthest_stage_index,
-    furthest_stage_index > stage_index AS has_later_stage,
+    toBool(furthest_stage_index > stage_index) AS has_later_stage,
     if(has_later_stage,
        min(first_at) OVER (customer ORDER BY stage_index DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
        NULL) AS next_stage_at,
@@ -38,7 +38,7 @@ FROM
         customer_id,
         stage_index,
         any(stage) AS stage,
-        min(first_at) AS first_at,
+        CAST(min(first_at) AS DateTime64(3, 'UTC')) AS first_at,
         argMaxMergeState(persona) AS stage_persona
     FROM {{.Database}}.customer_stages
     GROUP BY journey, customer_id, stage_index

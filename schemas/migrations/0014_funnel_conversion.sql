@@ -6,10 +6,10 @@
 --   stage_index  level - 1: the last stage of the step
 --   customers    customers whose windowFunnel level >= level
 -- windowFunnel semantics (measured on 26.7): the chain starts at a stage-0
--- event, each next stage needs a later event, and every step must fall within
--- window_seconds of the chain's start, boundary included; a skipped stage ends
--- the chain. Timestamps are compared in milliseconds. Journeys have at most 16
--- stages (indexes 0..15).
+-- event, each next stage needs an event at the same millisecond or later, and
+-- every step must fall within window_seconds of the chain's start, boundary
+-- included; a skipped stage ends the chain, events of a stage before the
+-- chain reached it are ignored. Journeys have at most 16 stages (0..15).
 -- window_seconds is required: ClickHouse 26.7 accepts a view parameter as
 -- windowFunnel's parameter, so there is no default to get wrong; the journey
 -- map's conversion_window is the natural value.
