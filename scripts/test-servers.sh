@@ -24,11 +24,17 @@ lib=${JOURNEYS_CACHE:-$repo/.cache}/chdb/libchdb.so
 say() { echo "test-servers: $*"; }
 die() { echo "test-servers: ERROR: $*" >&2; exit 1; }
 
+# alive: kill -0 also succeeds for a zombie, and an orphan's zombie can wait
+# a while for init to reap it.
+alive() {
+	kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 running_pid() {
 	[[ -f $pidfile ]] || return 1
 	local pid
 	pid=$(cat "$pidfile")
-	kill -0 "$pid" 2>/dev/null || return 1
+	alive "$pid" || return 1
 	echo "$pid"
 }
 
@@ -43,7 +49,7 @@ stop() {
 	kill -TERM "$pid"
 	# `clickhouse run` shuts the server down cleanly, then exits.
 	for _ in $(seq 1 300); do
-		kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; say "stopped"; return 0; }
+		alive "$pid" || { rm -f "$pidfile"; say "stopped"; return 0; }
 		sleep 0.1
 	done
 	say "pid $pid still running after 30s; killing it"
@@ -68,7 +74,7 @@ start() {
 	for _ in $(seq 1 1500); do
 		line=$(grep -m1 '^clickhouse native=' "$log" || true)
 		[[ -n $line ]] && break
-		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; rm -f "$pidfile"; die "clickhouse exited during startup"; }
+		alive "$pid" || { cat "$log" >&2; rm -f "$pidfile"; die "clickhouse exited during startup"; }
 		sleep 0.1
 	done
 	[[ -n $line ]] || { stop; cat "$log" >&2; die "clickhouse did not start within 150s"; }

@@ -17,7 +17,8 @@ import (
 // chdb has no server entry point, so we start the listeners from SQL and keep
 // the command line alive with a query that reads a pipe nobody writes to.
 // Closing the write end on a signal makes that query end, and chdb then runs
-// its normal shutdown, which a signal delivered to chdb itself would skip.
+// its normal shutdown; left to the Go runtime, SIGTERM would end the process
+// with none.
 func ServeChild(libPath string, args []string) error {
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -155,11 +155,11 @@ func start(ctx context.Context, o Options) (*Server, error) {
 	if err := s.waitReady(ctx, o.StartTimeout); err != nil {
 		s.Kill()
 		tail := s.logTail()
-		for _, p := range []int{tcp, httpPort} {
-			picked := (p == tcp && o.TCPPort == 0) || (p == httpPort && o.HTTPPort == 0)
-			if picked && strings.Contains(tail, "Address already in use: 127.0.0.1:"+strconv.Itoa(p)) {
-				err = fmt.Errorf("%w (%w)", err, errPickedPortTaken)
-			}
+		taken := func(port int) bool {
+			return strings.Contains(tail, "Address already in use: 127.0.0.1:"+strconv.Itoa(port))
+		}
+		if (o.TCPPort == 0 && taken(tcp)) || (o.HTTPPort == 0 && taken(httpPort)) {
+			err = fmt.Errorf("%w (%w)", err, errPickedPortTaken)
 		}
 		return nil, fmt.Errorf("%w\n%s", err, tail)
 	}
