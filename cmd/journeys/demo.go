@@ -20,6 +20,8 @@ import (
 	"github.com/journeys-analytics/journeys/internal/localch"
 )
 
+const demoMaxEventBytes = 64 << 10
+
 type demoOptions struct {
 	customers  int
 	seed       int64
@@ -50,6 +52,16 @@ stop with Ctrl-C.`,
 			cfg, err := a.loadConfig(cmd.Flags())
 			if err != nil {
 				return err
+			}
+			// The report is the demo's output; progress logs would bury it.
+			if _, set := a.lookupEnv(config.EnvName("log.level")); !set && !cmd.Flags().Changed(config.FlagName("log.level")) {
+				cfg.Log.Level = "warn"
+			}
+			// The generator's oversize events are just over the limit; at the
+			// 1 MiB default they would also exceed the broker's own message
+			// limit and never reach journeys.
+			if cfg.Schema.MaxEventBytes > demoMaxEventBytes {
+				cfg.Schema.MaxEventBytes = demoMaxEventBytes
 			}
 			return a.demo(cmd.Context(), cfg, o)
 		},
