@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -95,8 +96,12 @@ stored with every event.`,
 			if err != nil {
 				return fmt.Errorf("%s is not a valid journey map:\n%w", args[0], err)
 			}
-			fmt.Fprint(a.stdout, jm.Summary())
-			return nil
+			summary := jm.Summary()
+			if !strings.HasSuffix(summary, "\n") {
+				summary += "\n"
+			}
+			_, err = fmt.Fprint(a.stdout, summary)
+			return err
 		},
 	}
 }
