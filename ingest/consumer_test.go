@@ -268,6 +268,21 @@ func TestPendingRangesAreRebuiltWithTheSameBounds(t *testing.T) {
 	}
 }
 
+func TestReplayOfLandedOffsetsCommitsPastThem(t *testing.T) {
+	brokers := testenv.Kafka(t, 1, topic, dlq)
+	all, _ := values(100, 0)
+	produce(t, brokers, all...)
+	sink := newRecordingSink()
+	// Everything already landed (an operator reset the group to replay).
+	sink.resume[0] = Resume{LandedThrough: 99}
+	stop := startConsumer(t, testConfig(brokers), sink)
+	waitFor(t, "the skipped range committed", func() bool { return committed(t, brokers, 1) == 100 })
+	stop()
+	if ids := sink.ids(); len(ids) != 0 {
+		t.Fatalf("landed events were written again: %d", len(ids))
+	}
+}
+
 func TestNoCommitWhileTheSinkCannotWrite(t *testing.T) {
 	brokers := testenv.Kafka(t, 2, topic, dlq)
 	all, valid := values(200, 0)

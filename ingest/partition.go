@@ -160,6 +160,12 @@ func (p *partition) fill(ctx context.Context, r *kafka.Reader, b *batch) (bool, 
 		}
 		if m.Offset <= p.resume.LandedThrough {
 			c.m.skipped.Inc()
+			if m.Offset == p.resume.LandedThrough && b.n == 0 {
+				// The end of a replayed stretch that had already landed:
+				// commit past it now, or the group would show it as lag
+				// until the next new message.
+				p.commit(m.Offset + 1)
+			}
 			continue
 		}
 		if pr, ok := p.nextPending(m.Offset); ok && !b.pinned {
@@ -275,17 +281,26 @@ func (p *partition) flush(ctx, genCtx context.Context, sink PartitionSink, b *ba
 		// sink's log, so the next owner skips it.
 		return nil
 	}
-	start := time.Now()
-	err = p.gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {int(p.id): b.last + 1}})
-	c.m.commitTime.Observe(time.Since(start).Seconds())
-	if err != nil {
-		c.m.commitErrors.Inc()
-		if errors.Is(err, kafka.RebalanceInProgress) || errors.Is(err, kafka.IllegalGeneration) || errors.Is(err, kafka.UnknownMemberId) {
-			return nil
-		}
-		c.log.Warn("offset commit failed; the next commit or owner covers it", "partition", p.id, "offset", b.last+1, "err", err)
-	}
+	p.commit(b.last + 1)
 	return nil
+}
+
+// commit records offset as the partition's next offset to read. A failure is
+// logged, not retried: the batch is durable and in the sink's log, so the
+// next commit or the next owner covers it.
+func (p *partition) commit(offset int64) {
+	c := p.c
+	start := time.Now()
+	err := p.gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {int(p.id): offset}})
+	c.m.commitTime.Observe(time.Since(start).Seconds())
+	if err == nil {
+		return
+	}
+	c.m.commitErrors.Inc()
+	if errors.Is(err, kafka.RebalanceInProgress) || errors.Is(err, kafka.IllegalGeneration) || errors.Is(err, kafka.UnknownMemberId) {
+		return // this member no longer owns the partition
+	}
+	c.log.Warn("offset commit failed; the next commit or owner covers it", "partition", p.id, "offset", offset, "err", err)
 }
 
 func (c *Consumer) policy() retry.Policy {
