@@ -95,6 +95,7 @@ func (a *app) demo(ctx context.Context, cfg *config.Config, o demoOptions) error
 	cfg.Kafka.Brokers = broker.Addrs()
 	fmt.Fprintf(out, "▸ Kafka-protocol broker on %v (topic %s, %d partitions)\n", cfg.Kafka.Brokers, cfg.Kafka.Topic, o.partitions)
 
+	chHTTP := "<your ClickHouse HTTP address>"
 	if len(cfg.ClickHouse.Addr) == 0 {
 		srv, err := a.startLocalClickHouse(ctx, o.dataDir, log)
 		if err != nil {
@@ -108,6 +109,7 @@ func (a *app) demo(ctx context.Context, cfg *config.Config, o demoOptions) error
 			}
 		}()
 		cfg.ClickHouse.Addr = []string{srv.NativeAddr()}
+		chHTTP = srv.HTTPAddr()
 		cfg.ClickHouse.Protocol = "native"
 		fmt.Fprintf(out, "▸ ClickHouse on %s (native) and http://%s (HTTP), data in %s\n", srv.NativeAddr(), srv.HTTPAddr(), o.dataDir)
 	} else {
@@ -155,9 +157,13 @@ func (a *app) demo(ctx context.Context, cfg *config.Config, o demoOptions) error
 	if err := printReport(ctx, out, store, p.jm); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\ndone in %s. Try it yourself:\n", time.Since(started).Round(100*time.Millisecond))
-	fmt.Fprintf(out, "  SELECT * FROM %s.stage_conversion_daily LIMIT 10   -- see README, 'Tables and views'\n", cfg.ClickHouse.Database)
+	fmt.Fprintf(out, "\ndone in %s.\n", time.Since(started).Round(100*time.Millisecond))
+	if !o.keep {
+		fmt.Fprintln(out, "Run `bin/journeys demo --keep` to keep ClickHouse and /metrics up afterwards and query the views")
+		fmt.Fprintln(out, "(README, 'ClickHouse tables and views').")
+	}
 	if o.keep {
+		fmt.Fprintf(out, "Query it, e.g.:\n  curl http://%s/ --data-binary 'SELECT * FROM %s.stage_conversion_daily LIMIT 10'\n", chHTTP, cfg.ClickHouse.Database)
 		fmt.Fprintln(out, "keeping everything running; Ctrl-C to stop")
 		<-ctx.Done()
 	}
