@@ -2,8 +2,12 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +24,8 @@ type Store interface {
 	Resume(ctx context.Context, topic string, partition int32) (aggregate.Resume, error)
 	PartitionState(ctx context.Context, topic string, partition int32, recentIDs int) (aggregate.PartitionState, error)
 	Write(ctx context.Context, b *aggregate.Batch) error
+	WriteChurnScores(ctx context.Context, topic string, partition int32, scoredAt time.Time, rows []aggregate.ChurnScore) error
+	LoadChurnState(ctx context.Context, partition int32) (aggregate.ChurnState, error)
 }
 
 // Config tunes the per-partition state.
@@ -28,6 +34,7 @@ type Config struct {
 	// redelivered events (same event_id at another offset).
 	DedupIDs int
 	Retry    retry.Policy
+	Churn    ChurnConfig
 }
 
 // Collector implements ingest.Sink.
@@ -37,11 +44,41 @@ type Collector struct {
 	store Store
 	jm    *enrich.Map
 	m     *metrics
+	churn *churnModel
+
+	mu    sync.Mutex
+	parts map[*partitionSink]struct{} // open partitions, for Sweep and /metrics
 }
 
 // New builds a collector for one journey map.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, store Store, jm *enrich.Map) *Collector {
-	return &Collector{cfg: cfg, log: log, store: store, jm: jm, m: newMetrics(reg, jm)}
+	c := &Collector{cfg: cfg, log: log, store: store, jm: jm, m: newMetrics(reg, jm),
+		churn: newChurnModel(cfg.Churn, jm), parts: map[*partitionSink]struct{}{}}
+	reg.MustRegister(newChurnCollector(c))
+	return c
+}
+
+// Sweep re-scores the customers of every open partition now, as the
+// periodic sweep does, and waits for their scores to be written. The demo
+// calls it so that its report does not wait for the next tick.
+func (c *Collector) Sweep(ctx context.Context) error {
+	var errs []error
+	for _, p := range c.openPartitions() {
+		if err := p.sweep(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("collector: sweep partition %d: %w", p.partition, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Collector) openPartitions() []*partitionSink {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ps := make([]*partitionSink, 0, len(c.parts))
+	for p := range c.parts {
+		ps = append(ps, p)
+	}
+	return ps
 }
 
 // OpenPartition loads what the previous owner left in ClickHouse: which
@@ -55,12 +92,20 @@ func (c *Collector) OpenPartition(ctx context.Context, topic string, partition i
 	if err != nil {
 		return nil, ingest.Resume{}, fmt.Errorf("collector: load partition %d state: %w", partition, err)
 	}
+	cs, err := c.store.LoadChurnState(ctx, partition)
+	if err != nil {
+		return nil, ingest.Resume{}, fmt.Errorf("collector: load partition %d churn state: %w", partition, err)
+	}
 	p := &partitionSink{
 		c:         c,
+		topic:     topic,
 		partition: partition,
 		state:     enrich.NewState(c.jm),
 		seen:      newIDWindow(c.cfg.DedupIDs),
+		churn:     newChurnTable(c.churn),
+		sweepDone: make(chan struct{}),
 	}
+	p.churn.restore(&cs)
 	for anon, user := range st.Links {
 		p.state.RestoreLink(anon, user)
 	}
@@ -76,15 +121,33 @@ func (c *Collector) OpenPartition(ctx context.Context, topic string, partition i
 		res.Pending = append(res.Pending, ingest.OffsetRange{First: pr.First, Last: pr.Last})
 	}
 	c.m.restoredLinks.Add(float64(len(st.Links)))
+
+	// The sweep outlives OpenPartition's ctx; Close stops it.
+	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	p.stopSweep = stop
+	c.mu.Lock()
+	c.parts[p] = struct{}{}
+	c.mu.Unlock()
+	go p.sweepLoop(sweepCtx)
 	return p, res, nil
 }
 
 type partitionSink struct {
 	c         *Collector
+	topic     string
 	partition int32
 	state     *enrich.State
 	seen      *idWindow
 	rows      []schemas.Enriched
+
+	// mu guards churn between Write's enrichment and the sweep; sweepMu
+	// keeps two sweeps of the partition (tick and Sweep) apart.
+	mu        sync.Mutex
+	sweepMu   sync.Mutex
+	churn     *churnTable
+	snap      atomic.Pointer[churnSnapshot]
+	stopSweep context.CancelFunc
+	sweepDone chan struct{}
 }
 
 // Write enriches the batch and writes it, retrying until it lands or ctx ends.
@@ -94,6 +157,7 @@ type partitionSink struct {
 func (p *partitionSink) Write(ctx context.Context, b *ingest.Batch) error {
 	c := p.c
 	rows := p.rows[:0]
+	p.mu.Lock()
 	for i := range b.Records {
 		r := &b.Records[i]
 		h := xxhash.Sum64String(r.Event.EventID)
@@ -104,8 +168,10 @@ func (p *partitionSink) Write(ctx context.Context, b *ingest.Batch) error {
 		p.seen.add(h)
 		e := c.jm.Enrich(p.state, &r.Event, r.Source)
 		c.m.observe(&e)
+		p.churn.observe(&e)
 		rows = append(rows, e)
 	}
+	p.mu.Unlock()
 	p.rows = rows
 	ab := &aggregate.Batch{Topic: b.Topic, Partition: b.Partition, First: b.First, Last: b.Last, Rows: rows}
 	err := retry.Do(ctx, c.cfg.Retry, func(ctx context.Context) error {
@@ -119,7 +185,15 @@ func (p *partitionSink) Write(ctx context.Context, b *ingest.Batch) error {
 	return err
 }
 
-func (p *partitionSink) Close() {}
+// Close stops the partition's sweep and drops its customers from the
+// metrics: the partition's next owner reports them.
+func (p *partitionSink) Close() {
+	p.stopSweep()
+	<-p.sweepDone
+	p.c.mu.Lock()
+	delete(p.c.parts, p)
+	p.c.mu.Unlock()
+}
 
 // idWindow remembers the last n 64-bit hashes of event ids. A hash collision
 // (about n²/2⁶⁵ per window, 3·10⁻¹⁰ at n = 100,000) would drop one event as a

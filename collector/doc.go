@@ -8,6 +8,14 @@
 // and is rebuilt from ClickHouse when the partition is taken over, so a
 // restart or rebalance continues where the previous owner stopped.
 //
+// Churn: each partitionSink also keeps a pointer-free churn state of its
+// customers (churn.go), folded in as Write enriches events, and a sweep
+// goroutine (sweep.go) that re-scores every customer each sweep interval,
+// publishes per-persona and per-stage counts for /metrics (summed over the
+// open partitions at scrape time by churn_metrics.go) and writes the scores
+// that changed to churn_scores. The state is rebuilt from ClickHouse on
+// takeover, like the rest; the scores' writes are idempotent per sweep.
+//
 // Write never drops a batch: it retries ClickHouse with capped, jittered
 // backoff until it succeeds or the partition is revoked or shut down, which
 // pauses the partition's consumption meanwhile.

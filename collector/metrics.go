@@ -16,6 +16,13 @@ type metrics struct {
 	// the hot path never formats or looks up label values.
 	touch    map[touchKey]prometheus.Counter
 	negative prometheus.Counter
+	// negTouch counts negative touchpoints by journey, touchpoint and
+	// persona; keyed like touch, only looked up for negative events.
+	negTouch map[touchKey]prometheus.Counter
+
+	sweepDuration prometheus.Histogram
+	scoresWritten prometheus.Counter
+	evicted       prometheus.Counter
 }
 
 type touchKey struct{ journey, stage, persona string }
@@ -42,8 +49,26 @@ func newMetrics(reg prometheus.Registerer, jm *enrich.Map) *metrics {
 			Name: "journeys_collector_negative_touchpoint_events_total",
 			Help: "Events tagged to a negative touchpoint (churn signal).",
 		}),
-		touch: map[touchKey]prometheus.Counter{},
+		touch:    map[touchKey]prometheus.Counter{},
+		negTouch: map[touchKey]prometheus.Counter{},
+		sweepDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "journeys_churn_sweep_duration_seconds",
+			Help:    "Time to re-score one partition's customers and write the changed scores to ClickHouse.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+		}),
+		scoresWritten: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "journeys_churn_scores_written_total",
+			Help: "Churn scores written to ClickHouse (band changed or risk moved by churn.write_min_delta).",
+		}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "journeys_churn_evicted_customers_total",
+			Help: "Least recently active customers forgotten to stay within churn.max_customers_per_partition.",
+		}),
 	}
+	negVec := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "journeys_negative_touchpoint_events_total",
+		Help: "Events tagged to a touchpoint the journey map marks negative (churn signal), by persona at the time of the event.",
+	}, []string{"journey", "touchpoint", "persona"})
 	touchVec := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "journeys_stage_events_total",
 		Help: "Events tagged to a journey stage, by persona at the time of the event.",
@@ -60,9 +85,18 @@ func newMetrics(reg prometheus.Registerer, jm *enrich.Map) *metrics {
 				k := touchKey{j.Name, s.Name, p}
 				m.touch[k] = touchVec.WithLabelValues(j.Name, s.Name, p)
 			}
+			for _, tp := range s.Touchpoints {
+				if !tp.Negative {
+					continue
+				}
+				for _, p := range personas {
+					m.negTouch[touchKey{j.Name, tp.Name, p}] = negVec.WithLabelValues(j.Name, tp.Name, p)
+				}
+			}
 		}
 	}
-	reg.MustRegister(m.duplicates, m.writeRetries, m.restoredLinks, m.unmatched, m.negative, touchVec)
+	reg.MustRegister(m.duplicates, m.writeRetries, m.restoredLinks, m.unmatched, m.negative, touchVec,
+		negVec, m.sweepDuration, m.scoresWritten, m.evicted)
 	return m
 }
 
@@ -73,6 +107,9 @@ func (m *metrics) observe(e *schemas.Enriched) {
 	}
 	if e.Negative {
 		m.negative.Inc()
+		if c, ok := m.negTouch[touchKey{e.Journey, e.Touchpoint, e.Persona}]; ok {
+			c.Inc()
+		}
 	}
 	if c, ok := m.touch[touchKey{e.Journey, e.Stage, e.Persona}]; ok {
 		c.Inc()
