@@ -147,6 +147,7 @@ func (s *Store) insertEvents(ctx context.Context, b *Batch, token string) error 
 		cols = new(eventColumns)
 	}
 	defer func() {
+		cols.release()
 		select {
 		case s.columns <- cols:
 		default:

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestProcStatReadsAChild checks the CPU and peak-RSS reading that the bench
+// figures rest on, against a child that spins until killed: its reading must
+// grow while it runs and never go backwards.
+func TestProcStatReadsAChild(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	cpu0, rss, err := procStat(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss <= 0 {
+		t.Fatalf("peak RSS %d, want > 0", rss)
+	}
+	// Wait until the loop has used CPU the OS accounts in ticks.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cpu, _, err := procStat(cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cpu < cpu0 {
+			t.Fatalf("CPU time went backwards: %s then %s", cpu0, cpu)
+		}
+		if cpu > cpu0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU time of a busy child stayed %s", cpu)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestProcStatOfMissingProcess(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// Reaped: its /proc entry is gone (pids are not reused this fast).
+	if _, _, err := procStat(cmd.Process.Pid); err == nil {
+		t.Fatal("procStat of a reaped process: want an error")
+	}
+	if _, _, err := procStat(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	sorted := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tc := range []struct {
+		q    float64
+		want float64
+	}{{0, 1}, {0.5, 5}, {0.99, 9}, {1, 10}} {
+		if got := percentile(sorted, tc.q); got != tc.want {
+			t.Errorf("percentile(%g) = %g, want %g", tc.q, got, tc.want)
+		}
+	}
+	if got := percentile(nil, 0.5); got != 0 {
+		t.Errorf("percentile of nothing = %g, want 0", got)
+	}
+}
