@@ -1,7 +1,6 @@
 package aggregate
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -13,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -30,8 +28,9 @@ type migration struct {
 }
 
 // templateData is what a migration template sees. OnCluster and the engine
-// function are the seams for a replicated deployment: today OnCluster is empty
-// and engine returns the plain MergeTree-family engine.
+// function are the seams for cluster mode (see cluster.go): in single-node
+// mode OnCluster is empty and engine returns the plain MergeTree-family
+// engine.
 type templateData struct {
 	Database    string // quoted identifier
 	DedupWindow int
@@ -39,6 +38,8 @@ type templateData struct {
 }
 
 var migrationName = regexp.MustCompile(`^([0-9]{4})_[a-z0-9_]+\.sql$`)
+
+const createDatabaseDDL = "CREATE DATABASE IF NOT EXISTS {{.Database}} {{.OnCluster}}"
 
 // schemaMigrationsDDL is not a migration file because applying the files
 // needs it first.
@@ -69,12 +70,38 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 	return s.migrate(ctx, sub)
 }
 
+// PendingMigrations returns the embedded migrations that schema_migrations
+// does not record, in order: empty when the database is what this build
+// expects. It is the readiness check that a replica started before a newer
+// one's migrations, or against an unmigrated database, can report.
+func (s *Store) PendingMigrations(ctx context.Context) ([]string, error) {
+	sub, err := fs.Sub(schemas.Migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("aggregate: migrations: %w", err)
+	}
+	ms, err := loadMigrations(sub)
+	if err != nil {
+		return nil, err
+	}
+	recorded, err := s.recordedMigrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var pending []string
+	for _, m := range ms {
+		if _, ok := recorded[m.version]; !ok && !s.optionalOff(m.name) {
+			pending = append(pending, m.name)
+		}
+	}
+	return pending, nil
+}
+
 func (s *Store) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 	ms, err := loadMigrations(fsys)
 	if err != nil {
 		return nil, err
 	}
-	data := templateData{Database: s.db, DedupWindow: s.cfg.DedupWindow}
+	r := newRenderer(s.cfg.Database, s.cfg.Cluster, s.cfg.DedupWindow)
 
 	// Look before creating: a user allowed to use an existing database may
 	// not be allowed CREATE DATABASE, even with IF NOT EXISTS.
@@ -85,20 +112,12 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 		return nil, fmt.Errorf("aggregate: look up database %s: %w", s.cfg.Database, err)
 	}
 	if exists == 0 {
-		ddl, err := render("create database", "CREATE DATABASE IF NOT EXISTS {{.Database}} {{.OnCluster}}", data)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.exec(ctx, "create database", ddl); err != nil {
+		if err := s.execAll(ctx, r, "create database", createDatabaseDDL); err != nil {
 			return nil, err
 		}
 		s.log.Info("database created", "database", s.cfg.Database)
 	}
-	ddl, err := render("schema_migrations", schemaMigrationsDDL, data)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.exec(ctx, "create schema_migrations", ddl); err != nil {
+	if err := s.execAll(ctx, r, "create schema_migrations", schemaMigrationsDDL); err != nil {
 		return nil, err
 	}
 	recorded, err := s.recordedMigrations(ctx)
@@ -124,17 +143,21 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 		}
 	}
 
+	// Every file is rendered, applied or not, so that in cluster mode the
+	// renderer knows every sharded table the pending ones refer to.
 	var applied []string
 	for _, m := range ms {
-		if _, ok := recorded[m.version]; ok {
-			continue
-		}
-		stmt, err := render(m.name, m.text, data)
+		stmts, err := r.statements(m.name, m.text)
 		if err != nil {
 			return applied, err
 		}
-		if err := s.exec(ctx, "migration "+m.name, stmt); err != nil {
-			return applied, err
+		if _, ok := recorded[m.version]; ok || s.optionalOff(m.name) {
+			continue
+		}
+		for _, stmt := range stmts {
+			if err := s.exec(ctx, "migration "+m.name, stmt); err != nil {
+				return applied, err
+			}
 		}
 		if err := s.recordMigration(ctx, m); err != nil {
 			return applied, err
@@ -142,7 +165,14 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 		s.log.Info("migration applied", "migration", m.name)
 		applied = append(applied, m.name)
 	}
-	return applied, nil
+	return applied, s.applyRetention(ctx, r)
+}
+
+// optionalOff reports whether a migration belongs to an option that is off:
+// the *_analyst_* files need Config.AnalystRole. Such a migration is neither
+// applied nor recorded, so switching the option on later applies it.
+func (s *Store) optionalOff(name string) bool {
+	return strings.Contains(name, "_analyst_") && !s.cfg.AnalystRole
 }
 
 func loadMigrations(fsys fs.FS) ([]migration, error) {
@@ -177,22 +207,19 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return ms, nil
 }
 
-func render(name, text string, data templateData) (string, error) {
-	t, err := template.New(name).Option("missingkey=error").Funcs(template.FuncMap{
-		// engine renders an engine clause; a replicated deployment will
-		// switch it to Replicated* with a ZooKeeper path here.
-		"engine": func(name string, args ...string) string {
-			return name + "(" + strings.Join(args, ", ") + ")"
-		},
-	}).Parse(text)
+// execAll renders a template that is not a migration file and executes its
+// statements.
+func (s *Store) execAll(ctx context.Context, r *renderer, what, text string) error {
+	stmts, err := r.statements(what, text)
 	if err != nil {
-		return "", fmt.Errorf("aggregate: migration %s: %w", name, err)
+		return err
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("aggregate: migration %s: %w", name, err)
+	for _, stmt := range stmts {
+		if err := s.exec(ctx, what, stmt); err != nil {
+			return err
+		}
 	}
-	return b.String(), nil
+	return nil
 }
 
 type migrationRecord struct{ name, checksum string }

@@ -2,7 +2,6 @@ package aggregate
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/journeys-analytics/journeys/internal/tlsconf"
 )
 
 // Config says where ClickHouse is and how the tables are set up.
@@ -21,10 +22,21 @@ type Config struct {
 	Database string
 	Username string
 	Password string
-	Secure   bool // TLS, verified against the system roots
+	Secure   bool          // TLS, verified against TLS.CAFile or else the system roots
+	TLS      tlsconf.Files // used when Secure
 
 	DialTimeout  time.Duration // 0: 10s
 	MaxOpenConns int           // 0: the driver's default
+
+	// Cluster, when set, is the ClickHouse cluster (remote_servers) the
+	// tables are created on: replicated, sharded by customer, behind
+	// Distributed tables of the usual names (see cluster.go). "" is a
+	// single server.
+	Cluster string
+
+	// EventsTTLDays is the retention of the events table by event time,
+	// applied by Migrate; 0 keeps events forever.
+	EventsTTLDays int
 
 	// DedupWindow is how many recent insert blocks each table remembers to
 	// drop a retried one (non_replicated_deduplication_window). It must cover
@@ -33,6 +45,13 @@ type Config struct {
 	// table per batch. 0: DefaultDedupWindow. It is applied when a table is
 	// created; changing it later needs ALTER TABLE ... MODIFY SETTING.
 	DedupWindow int
+
+	// AnalystRole makes Migrate apply the optional *_analyst_* migrations
+	// (schemas/migrations/0030-0039): the analyst views run with their
+	// definer's rights, and a role journeys_analyst gets SELECT on them only
+	// and a read-only settings profile. It needs SQL access control on the
+	// server. Off, those migrations are skipped and not recorded.
+	AnalystRole bool
 }
 
 // DefaultDedupWindow covers, for example, 100 partitions each writing one
@@ -91,7 +110,16 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Regi
 		opts.Protocol = clickhouse.HTTP
 	}
 	if cfg.Secure {
-		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		if opts.TLS, err = tlsconf.Client(cfg.TLS); err != nil {
+			return nil, fmt.Errorf("aggregate: %w", err)
+		}
+	}
+	if cfg.Cluster != "" {
+		// An insert into a Distributed table then returns only when every
+		// shard has its rows, with the deduplication token applied there:
+		// a queued background send would acknowledge a batch that a crash
+		// can still lose, and Write records it as landed.
+		opts.Settings = clickhouse.Settings{"distributed_foreground_insert": 1}
 	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
