@@ -3,6 +3,7 @@ package aggregate
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -29,6 +30,18 @@ type PartitionState struct {
 // analysts rather than for this: it is meant for a partition takeover, not for
 // every batch.
 func (s *Store) PartitionState(ctx context.Context, topic string, partition int32, recentIDs int) (PartitionState, error) {
+	return s.PartitionStateBefore(ctx, topic, partition, recentIDs, math.MaxInt64)
+}
+
+// PartitionStateBefore is PartitionState from the rows below offset before
+// only: the state a consumer had when it was about to write the batch that
+// starts at before. A collector rebuilding a pending batch needs exactly
+// that: the rows that batch may already have stored (all of them, or one
+// month's part of them after a server crash) must not count as seen, or the
+// rebuilt batch would differ from the first attempt (fewer rows, other
+// personas), and an insert block that differs under the same token is not
+// completed but dropped or, part by part, wrongly matched.
+func (s *Store) PartitionStateBefore(ctx context.Context, topic string, partition int32, recentIDs int, before int64) (PartitionState, error) {
 	st := PartitionState{Links: map[string]string{}, Personas: map[string]string{}}
 	wrap := func(err error) error {
 		s.metrics.errors.WithLabelValues(opQuery).Inc()
@@ -38,8 +51,9 @@ func (s *Store) PartitionState(ctx context.Context, topic string, partition int3
 		clickhouse.Named("topic", topic),
 		clickhouse.Named("partition", partition),
 		clickhouse.Named("identify", schemas.TypeIdentify),
+		clickhouse.Named("before", before),
 	}
-	where := " WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:Int32}"
+	where := " WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:Int32} AND kafka_offset < {before:Int64}"
 
 	err := s.scanPairs(ctx, `SELECT anonymous_id, argMin(user_id, kafka_offset) FROM `+s.table("events")+where+
 		` AND type = {identify:String} AND anonymous_id != '' AND user_id != '' GROUP BY anonymous_id`,

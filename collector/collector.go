@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,13 +17,14 @@ import (
 	"github.com/journeys-analytics/journeys/enrich"
 	"github.com/journeys-analytics/journeys/ingest"
 	"github.com/journeys-analytics/journeys/internal/retry"
+	"github.com/journeys-analytics/journeys/privacy"
 	"github.com/journeys-analytics/journeys/schemas"
 )
 
 // Store is what the collector needs from ClickHouse.
 type Store interface {
 	Resume(ctx context.Context, topic string, partition int32) (aggregate.Resume, error)
-	PartitionState(ctx context.Context, topic string, partition int32, recentIDs int) (aggregate.PartitionState, error)
+	PartitionStateBefore(ctx context.Context, topic string, partition int32, recentIDs int, before int64) (aggregate.PartitionState, error)
 	Write(ctx context.Context, b *aggregate.Batch) error
 	WriteChurnScores(ctx context.Context, topic string, partition int32, scoredAt time.Time, rows []aggregate.ChurnScore) error
 	LoadChurnState(ctx context.Context, partition int32) (aggregate.ChurnState, error)
@@ -35,6 +37,14 @@ type Config struct {
 	DedupIDs int
 	Retry    retry.Policy
 	Churn    ChurnConfig
+	// Suppressions, when set, is the suppression list of erased customers:
+	// their events are dropped before enrichment. It is reloaded when a
+	// partition opens and every SuppressionRefresh.
+	Suppressions       Suppressions
+	SuppressionRefresh time.Duration
+	// Pseudonymizer, when set, replaces ids before enrichment and the
+	// listed properties after it, so nothing stored holds the originals.
+	Pseudonymizer *privacy.Pseudonymizer
 }
 
 // Collector implements ingest.Sink.
@@ -45,6 +55,7 @@ type Collector struct {
 	jm    *enrich.Map
 	m     *metrics
 	churn *churnModel
+	supp  *suppression
 
 	mu    sync.Mutex
 	parts map[*partitionSink]struct{} // open partitions, for Sweep and /metrics
@@ -55,6 +66,9 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, store Store, j
 	c := &Collector{cfg: cfg, log: log, store: store, jm: jm, m: newMetrics(reg, jm),
 		churn: newChurnModel(cfg.Churn, jm), parts: map[*partitionSink]struct{}{}}
 	reg.MustRegister(newChurnCollector(c))
+	if cfg.Suppressions != nil {
+		c.supp = newSuppression(cfg.Suppressions, cfg.SuppressionRefresh, log, reg)
+	}
 	return c
 }
 
@@ -88,9 +102,21 @@ func (c *Collector) OpenPartition(ctx context.Context, topic string, partition i
 	if err != nil {
 		return nil, ingest.Resume{}, fmt.Errorf("collector: resume partition %d: %w", partition, err)
 	}
-	st, err := c.store.PartitionState(ctx, topic, partition, c.cfg.DedupIDs)
+	// A pending batch is rebuilt from the state its first attempt started
+	// with, whatever part of it landed: only then are its rows, and so its
+	// insert blocks under the same token, identical.
+	before := int64(math.MaxInt64)
+	if len(r.Pending) > 0 {
+		before = r.Pending[0].First
+	}
+	st, err := c.store.PartitionStateBefore(ctx, topic, partition, c.cfg.DedupIDs, before)
 	if err != nil {
 		return nil, ingest.Resume{}, fmt.Errorf("collector: load partition %d state: %w", partition, err)
+	}
+	// Before anything of the partition is written: a replay must not
+	// bring back a customer erased while nobody owned the partition.
+	if _, err := c.supp.load(ctx); err != nil {
+		return nil, ingest.Resume{}, err
 	}
 	cs, err := c.store.LoadChurnState(ctx, partition)
 	if err != nil {
@@ -157,7 +183,20 @@ type partitionSink struct {
 func (p *partitionSink) Write(ctx context.Context, b *ingest.Batch) error {
 	c := p.c
 	rows := p.rows[:0]
+	supp, grew := c.supp.current(ctx)
+	if grew {
+		for _, o := range c.openPartitions() {
+			if o != p {
+				o.mu.Lock()
+				o.forgetSuppressed(supp)
+				o.mu.Unlock()
+			}
+		}
+	}
 	p.mu.Lock()
+	if grew {
+		p.forgetSuppressed(supp)
+	}
 	for i := range b.Records {
 		r := &b.Records[i]
 		h := xxhash.Sum64String(r.Event.EventID)
@@ -166,7 +205,27 @@ func (p *partitionSink) Write(ctx context.Context, b *ingest.Batch) error {
 			continue
 		}
 		p.seen.add(h)
+		if c.cfg.Pseudonymizer != nil {
+			c.cfg.Pseudonymizer.IDs(&r.Event)
+		}
+		if supp.Has(r.Event.UserID, r.Event.AnonymousID) {
+			c.supp.dropped.Inc()
+			continue
+		}
 		e := c.jm.Enrich(p.state, &r.Event, r.Source)
+		// Stitching can count an anonymous event under an erased user.
+		if supp.Has(e.CustomerID) {
+			c.supp.dropped.Inc()
+			continue
+		}
+		if c.cfg.Pseudonymizer != nil {
+			if err := c.cfg.Pseudonymizer.Properties(&e.Event); err != nil {
+				// The validator accepted the JSON, so this is a bug; storing
+				// nothing is safe, storing the original is not.
+				c.log.Error("pseudonymise properties; storing none", "partition", b.Partition, "err", err)
+				e.RawProperties, e.RawTraits = []byte("{}"), []byte("{}")
+			}
+		}
 		c.m.observe(&e)
 		p.churn.observe(&e)
 		rows = append(rows, e)

@@ -6,7 +6,11 @@
 // Per-partition state (identity links, personas, the window of recent event
 // ids that drops redeliveries) lives in one partitionSink per owned partition
 // and is rebuilt from ClickHouse when the partition is taken over, so a
-// restart or rebalance continues where the previous owner stopped.
+// restart or rebalance continues where the previous owner stopped. When the
+// batch log has a pending batch, the state is rebuilt from the rows below its
+// first offset only: the batch is then enriched exactly as its first attempt
+// was, whatever part of it had landed, so its rows and insert blocks, and
+// thus what its deduplication token matches, are the same.
 //
 // Churn: each partitionSink also keeps a pointer-free churn state of its
 // customers (churn.go), folded in as Write enriches events, and a sweep

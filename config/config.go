@@ -20,6 +20,8 @@ type Config struct {
 	HTTP       HTTP     `mapstructure:"http"`
 	Log        Log      `mapstructure:"log"`
 	Shutdown   Shutdown `mapstructure:"shutdown"`
+	Churn      Churn    `mapstructure:"churn"`
+	Privacy    Privacy  `mapstructure:"privacy"`
 }
 
 // Kafka configures the consumer group that reads events and the producer
@@ -48,6 +50,39 @@ type Kafka struct {
 	// "earliest" so that a new deployment does not silently skip the
 	// retained backlog, or "latest".
 	StartOffset string `mapstructure:"start_offset"`
+	// TLS and SASL apply to every connection to the brokers: the group
+	// reader, the dead-letter writer and the readiness check.
+	TLS  KafkaTLS  `mapstructure:"tls"`
+	SASL KafkaSASL `mapstructure:"sasl"`
+}
+
+// KafkaTLS turns TLS to the brokers on; the files are optional.
+type KafkaTLS struct {
+	Enabled bool     `mapstructure:"enabled"`
+	Files   TLSFiles `mapstructure:"files"`
+}
+
+// TLSFiles are the PEM files of a TLS client. All are optional: no CA file
+// means the system roots, no certificate means no client authentication.
+type TLSFiles struct {
+	CAFile   string `mapstructure:"ca_file"`
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// ServerName overrides the name verified in the server's certificate
+	// (default: the host of the address dialled).
+	ServerName string `mapstructure:"server_name"`
+}
+
+// KafkaSASL authenticates to the brokers. Mechanism "" turns it off.
+type KafkaSASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. PLAIN sends the
+	// password as it is, so it is refused without TLS.
+	Mechanism string `mapstructure:"mechanism"`
+	Username  string `mapstructure:"username"`
+	// Password and PasswordFile work as ClickHouse's: a secret, redacted
+	// when printed, read from the file by Load.
+	Password     string `mapstructure:"password"`
+	PasswordFile string `mapstructure:"password_file"`
 }
 
 // ClickHouse configures the sink.
@@ -76,6 +111,21 @@ type ClickHouse struct {
 	// many inserted blocks ClickHouse remembers so that a retried batch
 	// with the same deduplication token is not counted twice.
 	DedupWindow int `mapstructure:"dedup_window"`
+	// Cluster, when set, is the ClickHouse cluster (remote_servers) that
+	// migrations create the tables on: Replicated*MergeTree tables sharded
+	// by customer behind Distributed tables, all ON CLUSTER. "" is a single
+	// server.
+	Cluster string `mapstructure:"cluster"`
+	// EventsTTLDays is how long raw events are kept, by event time; 0 keeps
+	// them forever. The aggregate tables keep everything either way.
+	EventsTTLDays int `mapstructure:"events_ttl_days"`
+	// AnalystRole makes migrate create the read-only analyst role
+	// (journeys_analyst: SELECT on the analyst views only, readonly=1) and
+	// switch those views to SQL SECURITY DEFINER. It needs SQL access
+	// control on the server, which the local chDB server lacks.
+	AnalystRole bool `mapstructure:"analyst_role"`
+	// TLS are the files of the TLS connection when Secure is on.
+	TLS TLSFiles `mapstructure:"tls"`
 }
 
 // Batch bounds the per-partition batches written to ClickHouse and the
@@ -109,6 +159,10 @@ type Schema struct {
 type HTTP struct {
 	// Listen is host:port; "" disables the server.
 	Listen string `mapstructure:"listen"`
+	// WebConfigFile is a Prometheus exporter-toolkit web configuration
+	// (TLS, basic auth, headers) for the server; "" serves plain HTTP
+	// without authentication.
+	WebConfigFile string `mapstructure:"web_config_file"`
 }
 
 // Log configures the process logger.
@@ -122,6 +176,51 @@ type Shutdown struct {
 	// Timeout is the budget for stopping fetches, flushing the in-flight
 	// batches and committing their offsets.
 	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// Churn configures the churn-risk model of the collector (see the README,
+// "Churn risk"): the score is clamp(Σ weight·factor) over factors in [0, 1].
+type Churn struct {
+	// SweepInterval is how often every tracked customer is re-scored, so
+	// that inactivity is noticed without new events.
+	SweepInterval time.Duration `mapstructure:"sweep_interval"`
+	// KPIWindow bounds, by event time before now, the customers counted in
+	// the journeys_stage_*customers gauges.
+	KPIWindow time.Duration `mapstructure:"kpi_window"`
+	// ShortHalfLife and LongHalfLife are the half-lives of the two decayed
+	// event rates compared by the decline factor.
+	ShortHalfLife time.Duration `mapstructure:"short_half_life"`
+	LongHalfLife  time.Duration `mapstructure:"long_half_life"`
+	// NegativeHalfLife is how fast a negative touchpoint is forgotten.
+	NegativeHalfLife time.Duration `mapstructure:"negative_half_life"`
+	// PriorGap and PriorStageTime stand in for a persona's typical gap
+	// between visits and typical time to the next stage until the collector
+	// has learned them from the stream.
+	PriorGap       time.Duration `mapstructure:"prior_gap"`
+	PriorStageTime time.Duration `mapstructure:"prior_stage_time"`
+	// InactivityScale (k) and StallScale stretch the learned typical times:
+	// idle for k typical gaps gives an inactivity factor of 1 − 1/e.
+	InactivityScale float64      `mapstructure:"inactivity_scale"`
+	StallScale      float64      `mapstructure:"stall_scale"`
+	Weights         ChurnWeights `mapstructure:"weights"`
+	// MediumBand and HighBand are the risk thresholds: risk < MediumBand is
+	// low, < HighBand medium, else high.
+	MediumBand float64 `mapstructure:"medium_band"`
+	HighBand   float64 `mapstructure:"high_band"`
+	// MaxCustomersPerPartition bounds the collector's memory: past it, the
+	// least recently active customers are forgotten.
+	MaxCustomersPerPartition int `mapstructure:"max_customers_per_partition"`
+	// WriteMinDelta: a score is written to ClickHouse again only when its
+	// band changed or its risk moved at least this much.
+	WriteMinDelta float64 `mapstructure:"write_min_delta"`
+}
+
+// ChurnWeights weigh the churn factors.
+type ChurnWeights struct {
+	Inactivity float64 `mapstructure:"inactivity"`
+	Decline    float64 `mapstructure:"decline"`
+	Stall      float64 `mapstructure:"stall"`
+	Negative   float64 `mapstructure:"negative"`
 }
 
 const (
@@ -175,7 +274,52 @@ func Default() *Config {
 		HTTP:       HTTP{Listen: "127.0.0.1:9464"},
 		Log:        Log{Level: "info", Format: "text"},
 		Shutdown:   Shutdown{Timeout: 30 * time.Second},
+		Churn: Churn{
+			SweepInterval:            time.Minute,
+			KPIWindow:                168 * time.Hour,
+			ShortHalfLife:            72 * time.Hour,
+			LongHalfLife:             720 * time.Hour,
+			NegativeHalfLife:         336 * time.Hour,
+			PriorGap:                 72 * time.Hour,
+			PriorStageTime:           168 * time.Hour,
+			InactivityScale:          3,
+			StallScale:               2,
+			Weights:                  ChurnWeights{Inactivity: 0.55, Decline: 0.2, Stall: 0.1, Negative: 0.3},
+			MediumBand:               0.4,
+			HighBand:                 0.7,
+			MaxCustomersPerPartition: 1000000,
+			WriteMinDelta:            0.05,
+		},
+		Privacy: Privacy{
+			SuppressionRefresh: 30 * time.Second,
+			Pseudonymize:       Pseudonymize{Properties: []string{}, PropertyAction: "hash"},
+		},
 	}
+}
+
+// Privacy configures the erasure of customers (`journeys forget`).
+type Privacy struct {
+	// SuppressionRefresh is how often collectors reload the list of erased
+	// customers. `journeys forget` waits this long (and a batch) before its
+	// second pass, which removes what collectors wrote meanwhile.
+	SuppressionRefresh time.Duration `mapstructure:"suppression_refresh"`
+	Pseudonymize       Pseudonymize  `mapstructure:"pseudonymize"`
+}
+
+// Pseudonymize replaces user ids, anonymous ids and the listed properties by
+// HMAC-SHA256 pseudonyms (or drops the properties) before anything is
+// stored.
+type Pseudonymize struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Key is the HMAC secret, at least 32 bytes: a secret like the
+	// passwords (redacted, or read from KeyFile). Changing it changes every
+	// pseudonym, so the same person becomes a new customer.
+	Key     string `mapstructure:"key"`
+	KeyFile string `mapstructure:"key_file"`
+	// Properties are top-level keys of properties and traits to protect.
+	Properties []string `mapstructure:"properties"`
+	// PropertyAction is "hash" or "drop".
+	PropertyAction string `mapstructure:"property_action"`
 }
 
 // redactedMark replaces a secret that is set, rather than "", so that a
@@ -189,11 +333,19 @@ const redactedMark = "<redacted>"
 func (c Config) Redacted() Config {
 	c.Kafka.Brokers = slices.Clone(c.Kafka.Brokers)
 	c.ClickHouse.Addr = slices.Clone(c.ClickHouse.Addr)
-	switch {
-	case c.ClickHouse.PasswordFile != "":
-		c.ClickHouse.Password = ""
-	case c.ClickHouse.Password != "":
-		c.ClickHouse.Password = redactedMark
-	}
+	c.ClickHouse.Password = redact(c.ClickHouse.Password, c.ClickHouse.PasswordFile)
+	c.Kafka.SASL.Password = redact(c.Kafka.SASL.Password, c.Kafka.SASL.PasswordFile)
+	c.Privacy.Pseudonymize.Key = redact(c.Privacy.Pseudonymize.Key, c.Privacy.Pseudonymize.KeyFile)
+	c.Privacy.Pseudonymize.Properties = slices.Clone(c.Privacy.Pseudonymize.Properties)
 	return c
+}
+
+func redact(password, file string) string {
+	switch {
+	case file != "":
+		return ""
+	case password != "":
+		return redactedMark
+	}
+	return ""
 }

@@ -176,20 +176,27 @@ func envLayer(keys []leaf, lookupEnv func(string) (string, bool)) map[string]any
 	return out
 }
 
-// readPasswordFile replaces the password by the content of the password
+// readPasswordFile replaces each password by the content of its password
 // file, if one is named. It is the only I/O after the config file, and the
 // reason Validate alone cannot check a config that has a password file.
 func (c *Config) readPasswordFile(ps *problems) {
-	const key = "clickhouse.password_file"
-	name := c.ClickHouse.PasswordFile
-	if name == "" {
+	readSecret(ps, "clickhouse.password", &c.ClickHouse.Password, c.ClickHouse.PasswordFile)
+	readSecret(ps, "kafka.sasl.password", &c.Kafka.SASL.Password, c.Kafka.SASL.PasswordFile)
+	readSecret(ps, "privacy.pseudonymize.key", &c.Privacy.Pseudonymize.Key, c.Privacy.Pseudonymize.KeyFile)
+}
+
+// readSecret reads file, when named, into *password, the key of which is
+// passwordKey; the file's key is passwordKey + "_file".
+func readSecret(ps *problems, passwordKey string, password *string, file string) {
+	key := passwordKey + "_file"
+	if file == "" {
 		return
 	}
-	if c.ClickHouse.Password != "" {
-		ps.add(key, "is set together with clickhouse.password; set only one")
+	if *password != "" {
+		ps.add(key, "is set together with %s; set only one", passwordKey)
 		return
 	}
-	b, err := os.ReadFile(name)
+	b, err := os.ReadFile(file)
 	if err != nil {
 		ps.add(key, "%v", err)
 		return
@@ -198,10 +205,10 @@ func (c *Config) readPasswordFile(ps *problems) {
 	// part of the password.
 	pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if pw == "" {
-		ps.add(key, "%q is empty", name)
+		ps.add(key, "%q is empty", file)
 		return
 	}
-	c.ClickHouse.Password = pw
+	*password = pw
 }
 
 // durationHook parses strings with time.ParseDuration and refuses bare

@@ -65,7 +65,55 @@ func (c *Config) problems() problems {
 	oneOf(&ps, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&ps, "log.format", c.Log.Format, "text", "json")
 	positive(&ps, "shutdown.timeout", c.Shutdown.Timeout)
+	c.Churn.check(&ps)
+	positive(&ps, "privacy.suppression_refresh", c.Privacy.SuppressionRefresh)
+	c.Privacy.Pseudonymize.check(&ps)
 	return ps
+}
+
+func (c Churn) check(ps *problems) {
+	positive(ps, "churn.sweep_interval", c.SweepInterval)
+	positive(ps, "churn.kpi_window", c.KPIWindow)
+	shortOK := positive(ps, "churn.short_half_life", c.ShortHalfLife)
+	if positive(ps, "churn.long_half_life", c.LongHalfLife) && shortOK && c.LongHalfLife <= c.ShortHalfLife {
+		// The decline factor compares a fast rate with a slow one.
+		ps.addCross("churn.long_half_life", []string{"churn.short_half_life"}, "%v must be longer than churn.short_half_life (%v)", c.LongHalfLife, c.ShortHalfLife)
+	}
+	positive(ps, "churn.negative_half_life", c.NegativeHalfLife)
+	positive(ps, "churn.prior_gap", c.PriorGap)
+	positive(ps, "churn.prior_stage_time", c.PriorStageTime)
+	if !(c.InactivityScale > 0) {
+		ps.add("churn.inactivity_scale", "%v must be positive", c.InactivityScale)
+	}
+	if !(c.StallScale > 0) {
+		ps.add("churn.stall_scale", "%v must be positive", c.StallScale)
+	}
+	w := c.Weights
+	for _, kw := range []struct {
+		key string
+		w   float64
+	}{{"inactivity", w.Inactivity}, {"decline", w.Decline}, {"stall", w.Stall}, {"negative", w.Negative}} {
+		if !(kw.w >= 0 && kw.w <= 1) {
+			ps.add("churn.weights."+kw.key, "%v is out of range [0, 1]", kw.w)
+		}
+	}
+	if w.Inactivity+w.Decline+w.Stall+w.Negative <= 0 {
+		ps.add("churn.weights.inactivity", "all four churn weights are 0: at least one must be positive")
+	}
+	mediumOK := c.MediumBand > 0 && c.MediumBand < 1
+	if !mediumOK {
+		ps.add("churn.medium_band", "%v is out of range (0, 1)", c.MediumBand)
+	}
+	switch {
+	case !(c.HighBand > 0 && c.HighBand <= 1):
+		ps.add("churn.high_band", "%v is out of range (0, 1]", c.HighBand)
+	case mediumOK && c.HighBand <= c.MediumBand:
+		ps.addCross("churn.high_band", []string{"churn.medium_band"}, "%v must be above churn.medium_band (%v)", c.HighBand, c.MediumBand)
+	}
+	atLeast(ps, "churn.max_customers_per_partition", c.MaxCustomersPerPartition, 1)
+	if !(c.WriteMinDelta >= 0 && c.WriteMinDelta <= 1) {
+		ps.add("churn.write_min_delta", "%v is out of range [0, 1]", c.WriteMinDelta)
+	}
 }
 
 func (k Kafka) check(ps *problems, s Schema) {
@@ -107,6 +155,36 @@ func (k Kafka) check(ps *problems, s Schema) {
 		ps.addCross("kafka.heartbeat_interval", []string{"kafka.session_timeout"}, "%v must be less than kafka.session_timeout (%v)", k.HeartbeatInterval, k.SessionTimeout)
 	}
 	oneOf(ps, "kafka.start_offset", k.StartOffset, "earliest", "latest")
+	k.TLS.Files.check(ps, "kafka.tls.files")
+	if !k.TLS.Enabled && k.TLS.Files != (TLSFiles{}) {
+		// Files without TLS would be ignored: the operator meant TLS.
+		ps.add("kafka.tls.enabled", "is false but kafka.tls.files are set; set it to true")
+	}
+	sasl := k.SASL
+	oneOf(ps, "kafka.sasl.mechanism", sasl.Mechanism, "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+	if sasl.Mechanism != "" {
+		if sasl.Username == "" {
+			ps.add("kafka.sasl.username", "must be set for SASL %s", sasl.Mechanism)
+		}
+		if sasl.Password == "" && sasl.PasswordFile == "" {
+			ps.add("kafka.sasl.password", "must be set for SASL %s (or kafka.sasl.password_file)", sasl.Mechanism)
+		}
+		if sasl.Mechanism == "PLAIN" && !k.TLS.Enabled {
+			ps.addCross("kafka.sasl.mechanism", []string{"kafka.tls.enabled"},
+				"PLAIN sends the password in clear text: enable kafka.tls.enabled, or use SCRAM-SHA-512")
+		}
+	}
+	if sasl.Mechanism == "" && (sasl.Username != "" || sasl.Password != "" || sasl.PasswordFile != "") {
+		ps.add("kafka.sasl.mechanism", "is empty but SASL credentials are set; set PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	}
+}
+
+// check reports a certificate without its key or the reverse; whether the
+// files exist and parse is found when they are loaded, with the reason.
+func (f TLSFiles) check(ps *problems, prefix string) {
+	if (f.CertFile == "") != (f.KeyFile == "") {
+		ps.add(prefix+".cert_file", "and %s.key_file must be set together", prefix)
+	}
 }
 
 func (c ClickHouse) check(ps *problems) {
@@ -123,7 +201,20 @@ func (c ClickHouse) check(ps *problems) {
 	// Zero would turn deduplication off, and with it the guarantee that a
 	// retried batch is not counted twice.
 	atLeast(ps, "clickhouse.dedup_window", c.DedupWindow, 1)
+	c.TLS.check(ps, "clickhouse.tls")
+	atLeast(ps, "clickhouse.events_ttl_days", c.EventsTTLDays, 0)
+	if !c.Secure && c.TLS != (TLSFiles{}) {
+		ps.add("clickhouse.secure", "is false but clickhouse.tls files are set; set it to true")
+	}
+	// The name goes into DDL (ON CLUSTER, Distributed); quoting would make
+	// anything safe, but a name that needs it is a typo more often than not.
+	if c.Cluster != "" && !clusterName.MatchString(c.Cluster) {
+		ps.add("clickhouse.cluster", "%q is not a cluster name ([a-zA-Z0-9_-], starting with a letter or _)", c.Cluster)
+	}
 }
+
+// clusterName is a remote_servers entry name as people write them.
+var clusterName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)
 
 func (b Batch) check(ps *problems, s Schema) {
 	atLeast(ps, "batch.max_rows", b.MaxRows, 1)
@@ -233,4 +324,29 @@ func splitErr(err error) string {
 		return ae.Err
 	}
 	return err.Error()
+}
+
+// minPseudonymKey is privacy.MinKeyBytes; config does not import the
+// stages' packages.
+const minPseudonymKey = 32
+
+func (p Pseudonymize) check(ps *problems) {
+	oneOf(ps, "privacy.pseudonymize.property_action", p.PropertyAction, "hash", "drop")
+	if !p.Enabled {
+		if p.Key != "" || p.KeyFile != "" || len(p.Properties) > 0 {
+			ps.add("privacy.pseudonymize.enabled", "is false but a key or properties are set; set it to true")
+		}
+		return
+	}
+	switch {
+	case p.Key == "" && p.KeyFile == "":
+		ps.add("privacy.pseudonymize.key", "must be set (or privacy.pseudonymize.key_file) when pseudonymisation is enabled")
+	case len(p.Key) < minPseudonymKey && p.Key != "":
+		ps.add("privacy.pseudonymize.key", "has %d bytes, want at least %d (e.g. openssl rand -hex 32)", len(p.Key), minPseudonymKey)
+	}
+	for i, k := range p.Properties {
+		if strings.TrimSpace(k) == "" {
+			ps.add(fmt.Sprintf("privacy.pseudonymize.properties[%d]", i), "is empty")
+		}
+	}
 }

@@ -37,11 +37,6 @@ type deadLetterWriter struct {
 }
 
 func newDeadLetterWriter(cfg Config, log *slog.Logger) *deadLetterWriter {
-	transport := &kafka.Transport{ClientID: cfg.ClientID}
-	if cfg.Dialer != nil {
-		transport.TLS = cfg.Dialer.TLS
-		transport.SASL = cfg.Dialer.SASLMechanism
-	}
 	return &deadLetterWriter{
 		log: log,
 		w: &kafka.Writer{
@@ -52,7 +47,7 @@ func newDeadLetterWriter(cfg Config, log *slog.Logger) *deadLetterWriter {
 			RequiredAcks: kafka.RequireAll,
 			BatchTimeout: 5 * time.Millisecond,
 			Balancer:     &kafka.Hash{},
-			Transport:    transport,
+			Transport:    transport(cfg),
 		},
 	}
 }

@@ -25,6 +25,9 @@ type partition struct {
 	// (the start of a pending range); it opens the next batch.
 	carry *kafka.Message
 	lag   prometheus.Gauge
+	// committed is the last offset this member committed, for the log line
+	// that says where the next owner will start.
+	committed int64
 }
 
 // batch is a batch being filled.
@@ -66,6 +69,14 @@ func (p *partition) run(runCtx, genCtx context.Context) error {
 	label := partitionLabel(p.id)
 	p.lag = c.m.lag.WithLabelValues(label)
 	defer c.m.lag.DeleteLabelValues(label)
+	p.committed = p.start
+	defer func() {
+		why := "revoked"
+		if runCtx.Err() != nil {
+			why = "shutdown"
+		}
+		c.log.Info("partition released", "partition", p.id, "why", why, "committed", p.committed)
+	}()
 
 	var sink PartitionSink
 	err := retry.Do(writeCtx, c.policy(), func(ctx context.Context) error {
@@ -294,6 +305,7 @@ func (p *partition) commit(offset int64) {
 	err := p.gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {int(p.id): offset}})
 	c.m.commitTime.Observe(time.Since(start).Seconds())
 	if err == nil {
+		p.committed = offset
 		return
 	}
 	c.m.commitErrors.Inc()

@@ -6,6 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== setup"
+# web/browser_test.go renders the journey map in headless Chromium (Debian's).
+if ! command -v chromium >/dev/null; then
+	ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+fi
+# deploy/ and cmd/journeys tests run promtool, amtool and a Prometheus server.
+if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then
+	ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus prometheus-alertmanager
+fi
 bash scripts/fetch-clickhouse.sh
 go mod download
 

@@ -117,7 +117,10 @@ func (a *app) demo(ctx context.Context, cfg *config.Config, o demoOptions) error
 	}
 
 	reg := newRegistry()
-	p, err := newPipeline(ctx, cfg, log, reg)
+	// The generated events end o.days after gen's start: churn is scored as
+	// of then, or every demo customer would look long gone by today.
+	asOf := gen.DefaultConfig().Start.AddDate(0, 0, o.days)
+	p, err := newPipelineAt(ctx, cfg, log, reg, func() time.Time { return asOf })
 	if err != nil {
 		return err
 	}
@@ -142,7 +145,11 @@ func (a *app) demo(ctx context.Context, cfg *config.Config, o demoOptions) error
 	if cfg.HTTP.Listen != "" {
 		fmt.Fprintf(out, "▸ collector running; metrics at http://%s/metrics\n", cfg.HTTP.Listen)
 	}
-	if err := waitConsumed(ctx, cfg, out); err != nil {
+	err = waitConsumed(ctx, cfg, out)
+	if err == nil {
+		err = p.coll.Sweep(ctx) // score now rather than at the next tick
+	}
+	if err != nil {
 		stopPipeline()
 		<-done
 		return err
@@ -155,6 +162,9 @@ func (a *app) demo(ctx context.Context, cfg *config.Config, o demoOptions) error
 	}
 	defer store.Close()
 	if err := printReport(ctx, out, store, p.jm); err != nil {
+		return err
+	}
+	if err := printChurn(ctx, out, store, p.jm, asOf); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\ndone in %s.\n", time.Since(started).Round(100*time.Millisecond))

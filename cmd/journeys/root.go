@@ -51,8 +51,13 @@ environment, which wins over the file. See config/journeys.example.yaml.`,
 		a.newDemoCmd(),
 		a.newCheckMapCmd(),
 		a.newConfigCmd(),
+		a.newServeCmd(),
+		a.newReportCmd(),
+		a.newPersonasCmd(),
 		newClickHouseCmd(),
 		newBrokerCmd(),
+		a.newBenchCmd(),
+		a.newForgetCmd(),
 	)
 	return root
 }

@@ -1,6 +1,7 @@
 package devbroker
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,19 @@ type Options struct {
 	RetentionBytes int64
 	// Logger receives the broker's warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// SASL, when not empty, requires clients to authenticate as one of
+	// these users (superusers: ACLs are not enforced).
+	SASL []User
+	// TLS, when set, is the listener's TLS configuration (its
+	// certificate, and ClientAuth to require client certificates).
+	TLS *tls.Config
+}
+
+// User is a SASL user of the broker.
+type User struct {
+	Mechanism string // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+	Name      string
+	Password  string
 }
 
 // DefaultRetentionBytes is the per-partition bound when Options leaves it 0.
@@ -62,19 +76,35 @@ func Start(o Options) (*Broker, error) {
 	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
 		return nil, fmt.Errorf("devbroker: listen address %q: %w", o.Addr, err)
 	}
-	c, err := kfake.NewCluster(
+	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		// kfake always binds 127.0.0.1 itself; this honours o.Addr instead.
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, o.Addr) }),
 		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": strconv.Itoa(cleanerIntervalMs)}),
 		kfake.WithLogger(slogAdapter{o.Logger}),
-	)
+	}
+	if len(o.SASL) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range o.SASL {
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+		}
+	}
+	if o.TLS != nil {
+		opts = append(opts, kfake.TLS(o.TLS))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("devbroker: listen on %s: %w", o.Addr, err)
 	}
 	// Retention is set per topic because kfake runs its cleaner only for
-	// topics that carry a retention config of their own.
-	cfg := map[string]string{"retention.bytes": strconv.FormatInt(o.RetentionBytes, 10)}
+	// topics that carry a retention config of their own. Time retention is
+	// off: kfake ages records by their producer timestamps, and replayed or
+	// generated streams carry old ones (gen starts on a fixed date), so its
+	// 7-day default silently deleted unconsumed messages within seconds.
+	cfg := map[string]string{
+		"retention.bytes": strconv.FormatInt(o.RetentionBytes, 10),
+		"retention.ms":    "-1",
+	}
 	for _, t := range o.Topics {
 		if t == "" {
 			continue
