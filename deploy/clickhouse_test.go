@@ -12,9 +12,9 @@ import (
 )
 
 // TestClickHouseUsersParse has ClickHouse parse every statement of the
-// documented least-privilege DDL. The test server keeps users in a read-only
-// XML file (no SQL user management), so the grants themselves are not
-// executed here: formatQuery parses without executing.
+// documented least-privilege DDL (formatQuery parses without executing): the
+// chDB test server has no SQL user management, so CREATE USER cannot run
+// there. TestGrants enforces the GRANTs themselves through a users file.
 func TestClickHouseUsersParse(t *testing.T) {
 	b, err := os.ReadFile("clickhouse/users.sql")
 	if err != nil {

@@ -34,6 +34,17 @@ GRANT SELECT, INSERT, CREATE TABLE, CREATE VIEW,
       ALTER MODIFY TTL, ALTER MODIFY SETTING, ALTER VIEW MODIFY QUERY
     ON journeys.* TO journeys_collector;
 
+-- CREATE TABLE also needs the right to use each table engine of the
+-- migrations (ClickHouse checks it since table_engines_require_grant).
+-- Cluster mode adds the Replicated* engines and Distributed.
+GRANT TABLE ENGINE ON MergeTree TO journeys_collector;
+GRANT TABLE ENGINE ON ReplacingMergeTree TO journeys_collector;
+GRANT TABLE ENGINE ON AggregatingMergeTree TO journeys_collector;
+-- GRANT TABLE ENGINE ON ReplicatedMergeTree TO journeys_collector;
+-- GRANT TABLE ENGINE ON ReplicatedReplacingMergeTree TO journeys_collector;
+-- GRANT TABLE ENGINE ON ReplicatedAggregatingMergeTree TO journeys_collector;
+-- GRANT TABLE ENGINE ON Distributed TO journeys_collector;
+
 -- journeys_privacy runs `journeys forget`: it deletes a customer's rows and
 -- records the suppression. Keep it apart from the collector so that a
 -- compromised collector cannot erase data.
