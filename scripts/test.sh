@@ -6,15 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== setup"
-# web/browser_test.go renders the journey map in headless Chromium (Debian's).
-if ! command -v chromium >/dev/null; then
-	ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
-fi
-# deploy/ and cmd/journeys tests run promtool, amtool and a Prometheus server.
-if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then
-	ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus prometheus-alertmanager
+# Debian packages the tests drive for real: headless Chromium renders the web
+# view (web/browser_test.go); promtool, amtool and a Prometheus server check the
+# rules and scrape the collector (deploy/, cmd/journeys). Lists are refreshed
+# first because a machine's package lists may be missing or stale.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "installing ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 bash scripts/fetch-clickhouse.sh
 go mod download
