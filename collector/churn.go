@@ -241,7 +241,6 @@ func (t *churnTable) evict() {
 		}
 	}
 	atThreshold := drop - below
-	nj := len(t.m.journeys)
 	for i := n - 1; i >= 0; i-- {
 		c := t.cust[i]
 		if c.lastSeen > threshold || (c.lastSeen == threshold && atThreshold == 0) {
@@ -250,16 +249,7 @@ func (t *churnTable) evict() {
 		if c.lastSeen == threshold {
 			atThreshold--
 		}
-		delete(t.index, xxhash.Sum64(t.id(&c)))
-		t.garbage += int(c.idLen)
-		last := len(t.cust) - 1
-		if i != last {
-			t.cust[i] = t.cust[last]
-			copy(t.stages[i*nj:(i+1)*nj], t.stages[last*nj:(last+1)*nj])
-			t.index[xxhash.Sum64(t.id(&t.cust[i]))] = uint32(i)
-		}
-		t.cust = t.cust[:last]
-		t.stages = t.stages[:last*nj]
+		t.removeAt(i)
 		t.evicted++
 	}
 	if t.garbage > len(t.arena)/2 {

@@ -92,21 +92,28 @@ func (p *partitionSink) forgetSuppressed(set *privacy.Set) {
 // removeIf drops the customers whose id matches, as evict drops the least
 // recent ones.
 func (t *churnTable) removeIf(match func(id []byte) bool) {
-	nj := len(t.m.journeys)
 	for i := len(t.cust) - 1; i >= 0; i-- {
 		c := t.cust[i]
 		if !match(t.id(&c)) {
 			continue
 		}
-		delete(t.index, xxhash.Sum64(t.id(&c)))
-		t.garbage += int(c.idLen)
-		last := len(t.cust) - 1
-		if i != last {
-			t.cust[i] = t.cust[last]
-			copy(t.stages[i*nj:(i+1)*nj], t.stages[last*nj:(last+1)*nj])
-			t.index[xxhash.Sum64(t.id(&t.cust[i]))] = uint32(i)
-		}
-		t.cust = t.cust[:last]
-		t.stages = t.stages[:last*nj]
+		t.removeAt(i)
 	}
+}
+
+// removeAt forgets customer i by moving the last customer into its slot, so
+// the slice stays dense; its id bytes become arena garbage until compaction.
+func (t *churnTable) removeAt(i int) {
+	nj := len(t.m.journeys)
+	c := &t.cust[i]
+	delete(t.index, xxhash.Sum64(t.id(c)))
+	t.garbage += int(c.idLen)
+	last := len(t.cust) - 1
+	if i != last {
+		t.cust[i] = t.cust[last]
+		copy(t.stages[i*nj:(i+1)*nj], t.stages[last*nj:(last+1)*nj])
+		t.index[xxhash.Sum64(t.id(&t.cust[i]))] = uint32(i)
+	}
+	t.cust = t.cust[:last]
+	t.stages = t.stages[:last*nj]
 }
