@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -26,14 +25,7 @@ const childEnv = "JOURNEYS_DEPLOY_CLICKHOUSE_CHILD"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
-		fs := flag.NewFlagSet("child", flag.ContinueOnError)
-		lib := fs.String("lib", "", "")
-		path := fs.String("path", "", "")
-		cfg := fs.String("config-file", "", "")
-		if err := fs.Parse(os.Args[1:]); err != nil {
-			os.Exit(2)
-		}
-		if err := localch.ServeChild(*lib, []string{"--path=" + *path, "--config-file=" + *cfg}); err != nil {
+		if err := localch.ServeChildArgs(os.Args[1:]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

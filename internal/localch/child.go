@@ -2,6 +2,7 @@ package localch
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -63,4 +64,18 @@ func ServeChild(libPath string, args []string) error {
 func serveQuery(keepAlive string) string {
 	return "SYSTEM START LISTEN TCP; SYSTEM START LISTEN HTTP; " +
 		"SELECT count() FROM file('" + keepAlive + "', 'LineAsString') FORMAT Null"
+}
+
+// ServeChildArgs is ServeChild for a child started by Start: it reads the
+// --lib, --path and --config-file arguments that Start appends to ExeArgs.
+// A test binary that re-executes itself as the child calls it from TestMain.
+func ServeChildArgs(args []string) error {
+	fs := flag.NewFlagSet("clickhouse child", flag.ContinueOnError)
+	lib := fs.String("lib", "", "path of libchdb.so")
+	path := fs.String("path", "", "data directory")
+	cfg := fs.String("config-file", "", "server configuration file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return ServeChild(*lib, []string{"--path=" + *path, "--config-file=" + *cfg})
 }

@@ -2,7 +2,6 @@ package localch_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,14 +29,7 @@ func TestMain(m *testing.M) {
 }
 
 func child(args []string) int {
-	fs := flag.NewFlagSet("child", flag.ContinueOnError)
-	lib := fs.String("lib", "", "")
-	path := fs.String("path", "", "")
-	cfg := fs.String("config-file", "", "")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if err := localch.ServeChild(*lib, []string{"--path=" + *path, "--config-file=" + *cfg}); err != nil {
+	if err := localch.ServeChildArgs(args); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
