@@ -195,6 +195,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 		assigned := gen.Assignments[c.cfg.Topic]
 		c.log.Info("joined consumer group generation", "generation", gen.ID, "member", gen.MemberID, "partitions", partitionIDs(assigned))
 		c.m.assigned.Set(float64(len(assigned)))
+		// kafka-go ends a generation as soon as any function started in it
+		// returns. On shutdown the partition that drains first would thus
+		// end the generation under the others: their flushes cancelled,
+		// their commits skipped (measured: internal/chaos
+		// TestGracefulShutdown re-read batches and re-wrote their dead
+		// letters). So on shutdown each partition waits for the others;
+		// otherwise (a broken reader) returning ends the generation on
+		// purpose, and the rejoin restarts every partition.
+		var drained sync.WaitGroup
+		drained.Add(len(assigned))
 		for _, pa := range assigned {
 			wg.Add(1)
 			gen.Start(func(genCtx context.Context) {
@@ -202,6 +212,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 				p := &partition{c: c, gen: gen, id: int32(pa.ID), start: pa.Offset}
 				if err := p.run(ctx, genCtx); err != nil {
 					c.log.Warn("partition stopped", "partition", pa.ID, "err", err)
+				}
+				drained.Done()
+				if ctx.Err() != nil {
+					drained.Wait()
 				}
 			})
 		}

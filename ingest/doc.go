@@ -28,6 +28,9 @@
 //
 // Shutdown (Run's context cancelled): stop fetching, write and commit the batch
 // in flight within the drain timeout, close the readers, leave the group.
+// Every partition of the generation drains before any of them returns: kafka-go
+// ends a generation when one of its functions returns, which would otherwise
+// cancel the others' drains and skip their commits.
 //
 // Errors: a message that fails validation is permanent (dead-lettered, its
 // offset committed past); everything else (broker, dead-letter topic, Sink) is

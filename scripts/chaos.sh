@@ -30,6 +30,9 @@ mkdir -p .data
 log=.data/chaos.log
 status=0
 go test -count=1 -timeout 90m -v ./internal/chaos/ 2>&1 | tee "$log" || status=$?
+# Stopped here, not by the trap, so that the figures are the last lines.
+bash scripts/test-servers.sh stop
+trap - EXIT
 grep '^chaos Test' "$log" || true
 awk '/^chaos Test/ {
 	for (i = 3; i <= NF; i++) { split($i, kv, "="); sum[kv[1]] += kv[2]; order[i] = kv[1] }

@@ -116,8 +116,16 @@ func newScenario(t *testing.T, ctx context.Context, ch CH) *scenario {
 	t.Cleanup(func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		// SIGTERM, not SIGKILL: the chDB server aborts when a client dies
+		// with a connection open, and replay and shutdown share the test
+		// server with every other package's tests.
 		for _, p := range s.procs {
-			p.Kill()
+			if done, _ := p.Exited(); done {
+				continue
+			}
+			if _, err := p.Terminate(20 * time.Second); err != nil {
+				t.Errorf("%s at the end of the test: %v", p.Name, err)
+			}
 		}
 		if t.Failed() {
 			for _, p := range s.procs {
@@ -227,7 +235,7 @@ func (s *scenario) verify(truth *gen.Truth, exp *Expect) *Result {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.t.Logf("invalid by reason %v, duplicate deliveries %d, dead letters written twice %d", truth.Invalid, truth.Duplicates, r.DeadLetterCopies)
+	s.t.Logf("invalid by reason %v, duplicate deliveries %d, dead letters written twice %d %v", truth.Invalid, truth.Duplicates, r.DeadLetterCopies, r.CopiedAt)
 	for _, p := range r.Problems {
 		s.t.Error(p)
 	}

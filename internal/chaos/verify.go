@@ -23,7 +23,9 @@ type Result struct {
 	// DeadLetterCopies counts dead letters written more than once (a crash
 	// between the dead-letter write and the commit re-sends them).
 	DeadLetterCopies int
-	Problems         []string
+	// CopiedAt names the first few source offsets dead-lettered twice.
+	CopiedAt []string
+	Problems []string
 }
 
 // Line is the scenario's last line of output.
@@ -85,6 +87,9 @@ func Verify(ctx context.Context, ch CH, brokers []string, dlq string, truth *gen
 		k := src{d.Partition, d.Offset}
 		if seen[k] {
 			r.DeadLetterCopies++
+			if len(r.CopiedAt) < 5 {
+				r.CopiedAt = append(r.CopiedAt, fmt.Sprintf("%d@%d", d.Partition, d.Offset))
+			}
 			continue
 		}
 		seen[k] = true
