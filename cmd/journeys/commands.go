@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/journeys-analytics/journeys/aggregate"
 	"github.com/journeys-analytics/journeys/config"
 	"github.com/journeys-analytics/journeys/enrich"
+	"github.com/journeys-analytics/journeys/internal/retry"
 )
 
 func (a *app) newRunCmd() *cobra.Command {
@@ -32,6 +36,9 @@ down the collector pauses and retries; nothing is dropped.`,
 				return err
 			}
 			log := newLogger(a.stderr, cfg.Log)
+			if err := waitForClickHouse(cmd.Context(), cfg, log); err != nil {
+				return err
+			}
 			p, err := newPipeline(cmd.Context(), cfg, log, newRegistry())
 			if err != nil {
 				return err
@@ -128,4 +135,22 @@ flags), validates it, and prints the result as YAML with secrets redacted.`,
 	}
 	config.RegisterFlags(cmd.Flags())
 	return cmd
+}
+
+// waitForClickHouse returns once ClickHouse answers, retrying with the batch
+// retry backoff: a collector restarted together with its ClickHouse, or
+// started first by a supervisor, waits for it instead of exiting. Each probe
+// uses its own throwaway registry, as the real store registers its metrics once.
+func waitForClickHouse(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	return retry.Do(ctx, retry.Policy{Initial: cfg.Batch.RetryInitial, Max: cfg.Batch.RetryMax},
+		func(ctx context.Context) error {
+			store, err := aggregate.Open(ctx, aggregateConfig(cfg), log, prometheus.NewRegistry())
+			if err != nil {
+				return err
+			}
+			return store.Close()
+		},
+		func(attempt int, err error) {
+			log.Warn("ClickHouse is not reachable yet; waiting", "attempt", attempt, "err", err)
+		})
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
@@ -71,5 +74,23 @@ func TestConfigPrintRedactsSecrets(t *testing.T) {
 	}
 	if strings.Contains(out, "hunter2") || !strings.Contains(out, "password:") {
 		t.Fatalf("config output leaks or lacks the password key:\n%s", out)
+	}
+}
+
+func TestRunWaitsForClickHouseInsteadOfExiting(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var logs lockedBuffer
+	err := run(ctx, []string{"run"}, io.Discard, &logs, lookup(map[string]string{
+		"JOURNEYS_CLICKHOUSE_ADDR":     "127.0.0.1:1", // nothing listens there
+		"JOURNEYS_BATCH_RETRY_INITIAL": "50ms",
+		"JOURNEYS_BATCH_RETRY_MAX":     "100ms",
+		"JOURNEYS_HTTP_LISTEN":         "",
+	}))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("run with ClickHouse down returned %v; want it to keep waiting until its context ends", err)
+	}
+	if n := strings.Count(logs.String(), "ClickHouse is not reachable yet"); n < 2 {
+		t.Fatalf("logged %d waiting attempts, want at least 2:\n%s", n, logs.String())
 	}
 }
