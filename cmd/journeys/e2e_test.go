@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -236,26 +235,8 @@ func countEvents(ctx context.Context, t *testing.T, store *aggregate.Store) (row
 
 func compareMaps[K comparable, V comparable](t *testing.T, what string, want, got map[K]V) {
 	t.Helper()
-	if len(want) == 0 {
-		t.Errorf("%s: the ground truth is empty; the generator produced nothing to check", what)
-	}
-	var diffs []string
-	for k, w := range want {
-		if g, ok := got[k]; !ok || g != w {
-			diffs = append(diffs, fmt.Sprintf("  %+v: got %+v, want %+v", k, g, w))
-		}
-	}
-	for k, g := range got {
-		if _, ok := want[k]; !ok {
-			diffs = append(diffs, fmt.Sprintf("  %+v: got %+v, not expected", k, g))
-		}
-	}
-	if len(diffs) > 0 {
-		sort.Strings(diffs)
-		if len(diffs) > 20 {
-			diffs = append(diffs[:20], fmt.Sprintf("  … and %d more", len(diffs)-20))
-		}
-		t.Errorf("%s differs from the ground truth (%d keys expected, %d got):\n%s", what, len(want), len(got), strings.Join(diffs, "\n"))
+	if d := gen.Diff(what, want, got, 20); d != "" {
+		t.Error(d)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"reflect"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -176,26 +175,8 @@ func ReadViews(ctx context.Context, store *aggregate.Store) (*Views, error) {
 }
 
 func compare[K comparable, V comparable](r *Result, what string, want, got map[K]V) {
-	if len(want) == 0 {
-		r.problem("%s: the ground truth is empty; the generator produced nothing to check", what)
-	}
-	var diffs []string
-	for k, w := range want {
-		if g, ok := got[k]; !ok || g != w {
-			diffs = append(diffs, fmt.Sprintf("  %+v: got %+v, want %+v", k, g, w))
-		}
-	}
-	for k, g := range got {
-		if _, ok := want[k]; !ok {
-			diffs = append(diffs, fmt.Sprintf("  %+v: got %+v, not expected", k, g))
-		}
-	}
-	if len(diffs) > 0 {
-		sort.Strings(diffs)
-		if len(diffs) > 10 {
-			diffs = append(diffs[:10], fmt.Sprintf("  … and %d more", len(diffs)-10))
-		}
-		r.problem("%s differs from the ground truth (%d keys expected, %d got):\n%s", what, len(want), len(got), strings.Join(diffs, "\n"))
+	if d := gen.Diff(what, want, got, 10); d != "" {
+		r.problem("%s", d)
 	}
 }
 
