@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -225,7 +224,6 @@ func startPrometheus(ctx context.Context, t *testing.T, bin, target string) *pro
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -235,50 +233,7 @@ scrape_configs:
     static_configs:
       - targets: [%q]
 `, rules, target)
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := loopbackAddr(t)
-	var out lockedBuffer
-	cmd := exec.Command(bin,
-		"--config.file="+cfgPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--log.level=warn",
-	)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	p := &promServer{base: "http://" + addr}
-	for {
-		resp, err := http.Get(p.base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("prometheus exited:\n%s", out.String())
-		case <-ctx.Done():
-			t.Fatalf("prometheus did not become ready: %v\n%s", err, out.String())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return &promServer{base: testenv.Prometheus(ctx, t, bin, cfg)}
 }
 
 // query returns the value of an instant query that yields one series, "" if
