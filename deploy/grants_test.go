@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,13 +23,7 @@ import (
 const childEnv = "JOURNEYS_DEPLOY_CLICKHOUSE_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		if err := localch.ServeChildArgs(os.Args[1:]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	localch.ServeChildIfRequested(childEnv)
 	os.Exit(m.Run())
 }
 

@@ -2,7 +2,6 @@ package docs
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,13 +25,7 @@ import (
 const childEnv = "JOURNEYS_DOCS_CLICKHOUSE_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		if err := localch.ServeChildArgs(os.Args[1:]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	localch.ServeChildIfRequested(childEnv)
 	os.Exit(m.Run())
 }
 

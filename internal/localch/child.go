@@ -79,3 +79,18 @@ func ServeChildArgs(args []string) error {
 	}
 	return ServeChild(*lib, []string{"--path=" + *path, "--config-file=" + *cfg})
 }
+
+// ServeChildIfRequested turns the current process into a ClickHouse child
+// when the environment variable env is set, and exits when it ends: a test
+// binary calls it first thing in TestMain, and Start re-executes that binary
+// with env set, so the tests need no journeys binary.
+func ServeChildIfRequested(env string) {
+	if os.Getenv(env) == "" {
+		return
+	}
+	if err := ServeChildArgs(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}

@@ -2,7 +2,6 @@ package localch_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -22,18 +21,8 @@ import (
 const childEnv = "JOURNEYS_LOCALCH_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(child(os.Args[1:]))
-	}
+	localch.ServeChildIfRequested(childEnv)
 	goleak.VerifyTestMain(m)
-}
-
-func child(args []string) int {
-	if err := localch.ServeChildArgs(args); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
 }
 
 // lib finds libchdb.so; in CI a missing library is a broken setup, not a
