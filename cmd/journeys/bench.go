@@ -127,6 +127,9 @@ type benchResult struct {
 	cpu     time.Duration
 	wall    time.Duration
 	peakRSS int64
+	// faults are minor page faults: on a VM whose host backs guest memory
+	// lazily, each can cost microseconds, so fresh memory shows up here.
+	faults int64
 }
 
 // perCPUSecond and perWallSecond are 0 for a consumer that did not run.
@@ -135,6 +138,13 @@ func (r benchResult) perCPUSecond() float64 {
 		return 0
 	}
 	return float64(r.rows) / r.cpu.Seconds()
+}
+
+func perThousand(n, rows int64) float64 {
+	if rows <= 0 {
+		return 0
+	}
+	return float64(n) * 1000 / float64(rows)
 }
 
 func (r benchResult) perWallSecond() float64 {
@@ -333,6 +343,7 @@ func (a *app) bench(ctx context.Context, o benchOptions) error {
 	fmt.Fprintf(tw, "wall events/s (%d cores shared with broker and ClickHouse)\t%.0f\t%.0f\t\n", runtime.NumCPU(), res.perWallSecond(), floor.perWallSecond())
 	fmt.Fprintf(tw, "CPU µs per event\t%.2f\t%.2f\t\n", res.cpu.Seconds()*1e6/float64(res.rows), floor.cpu.Seconds()*1e6/float64(max(floor.rows, 1)))
 	fmt.Fprintf(tw, "peak RSS\t%d MiB\t%d MiB\t\n", res.peakRSS>>20, floor.peakRSS>>20)
+	fmt.Fprintf(tw, "minor page faults per 1,000 events\t%.1f\t%.1f\t\n", perThousand(res.faults, res.rows), perThousand(floor.faults, floor.rows))
 	fmt.Fprintf(tw, "ingest→queryable p50 / p99 at %.0f/s produced\t%.0f / %.0f ms (%d rows)\t\t\n", achieved, p50, p99, len(lat))
 	fmt.Fprintf(tw, "churn state per tracked customer\t%.0f B (%s)\t\t\n", bpc, what)
 	fmt.Fprintf(tw, "collector batches (whole run)\t%s\t\t\n", diag)
@@ -556,7 +567,7 @@ func produceBacklog(ctx context.Context, w *kafka.Writer, g *gen.Generator, n in
 // consume), and waits until the group has committed every offset. It reads
 // CPU and peak RSS before returning, while the process still runs.
 func measureConsumer(ctx context.Context, pid int, client *kafka.Client, group string, start func() error) (benchResult, error) {
-	cpu0, _, err := procStat(pid)
+	st0, err := procStat(pid)
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -568,11 +579,11 @@ func measureConsumer(ctx context.Context, pid int, client *kafka.Client, group s
 		return benchResult{}, err
 	}
 	wall := time.Since(t0)
-	cpu1, rss, err := procStat(pid)
+	st1, err := procStat(pid)
 	if err != nil {
 		return benchResult{}, err
 	}
-	return benchResult{cpu: cpu1 - cpu0, wall: wall, peakRSS: rss}, nil
+	return benchResult{cpu: st1.cpu - st0.cpu, wall: wall, peakRSS: st1.peakRSS, faults: st1.minorFaults - st0.minorFaults}, nil
 }
 
 // waitCommitted polls until the group's committed offsets reach the end of
@@ -595,43 +606,52 @@ func waitCommitted(ctx context.Context, client *kafka.Client, group string, time
 	}
 }
 
-// procStat returns user+sys CPU time from /proc/PID/stat and the peak
-// resident set (VmHWM) from /proc/PID/status.
-func procStat(pid int) (time.Duration, int64, error) {
+// procSample is what procStat reads of a process.
+type procSample struct {
+	cpu         time.Duration // user + sys
+	minorFaults int64
+	peakRSS     int64 // VmHWM
+}
+
+// procStat reads user+sys CPU time and minor page faults from
+// /proc/PID/stat and the peak resident set (VmHWM) from /proc/PID/status.
+func procStat(pid int) (procSample, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, fmt.Errorf("bench: read CPU time: %w", err)
+		return procSample{}, fmt.Errorf("bench: read CPU time: %w", err)
 	}
 	// The command name (field 2) may contain spaces; fields count from
-	// after its closing parenthesis. utime and stime are fields 14 and 15.
+	// after its closing parenthesis (field 3 is f[0]). minflt is field 10,
+	// utime and stime are fields 14 and 15.
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 	if len(f) < 13 {
-		return 0, 0, fmt.Errorf("bench: /proc/%d/stat: too few fields", pid)
+		return procSample{}, fmt.Errorf("bench: /proc/%d/stat: too few fields", pid)
 	}
+	minflt, err0 := strconv.ParseInt(f[7], 10, 64)
 	utime, err1 := strconv.ParseInt(f[11], 10, 64)
 	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, 0, fmt.Errorf("bench: /proc/%d/stat: %w", pid, err)
+	if err := errors.Join(err0, err1, err2); err != nil {
+		return procSample{}, fmt.Errorf("bench: /proc/%d/stat: %w", pid, err)
 	}
 	// USER_HZ is 100 on every Linux that Go supports.
 	cpu := time.Duration(utime+stime) * 10 * time.Millisecond
 
 	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, fmt.Errorf("bench: read RSS: %w", err)
+		return procSample{}, fmt.Errorf("bench: read RSS: %w", err)
 	}
 	var rss int64
 	for line := range strings.SplitSeq(string(st), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			if err != nil {
-				return 0, 0, fmt.Errorf("bench: VmHWM %q: %w", v, err)
+				return procSample{}, fmt.Errorf("bench: VmHWM %q: %w", v, err)
 			}
 			rss = kb << 10
 		}
 	}
-	return cpu, rss, nil
+	return procSample{cpu: cpu, minorFaults: minflt, peakRSS: rss}, nil
 }
 
 func freeAddr() (string, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -16,20 +17,22 @@ func TestProcStatReadsAChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	cpu0, rss, err := procStat(cmd.Process.Pid)
+	s0, err := procStat(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rss <= 0 {
-		t.Fatalf("peak RSS %d, want > 0", rss)
+	cpu0 := s0.cpu
+	if s0.peakRSS <= 0 {
+		t.Fatalf("peak RSS %d, want > 0", s0.peakRSS)
 	}
 	// Wait until the loop has used CPU the OS accounts in ticks.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		cpu, _, err := procStat(cmd.Process.Pid)
+		s, err := procStat(cmd.Process.Pid)
 		if err != nil {
 			t.Fatal(err)
 		}
+		cpu := s.cpu
 		if cpu < cpu0 {
 			t.Fatalf("CPU time went backwards: %s then %s", cpu0, cpu)
 		}
@@ -49,11 +52,32 @@ func TestProcStatOfMissingProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Reaped: its /proc entry is gone (pids are not reused this fast).
-	if _, _, err := procStat(cmd.Process.Pid); err == nil {
+	if _, err := procStat(cmd.Process.Pid); err == nil {
 		t.Fatal("procStat of a reaped process: want an error")
 	}
-	if _, _, err := procStat(os.Getpid()); err != nil {
+	if _, err := procStat(os.Getpid()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestProcStatCountsFaults touches fresh memory in this process: the minor
+// fault count the bench reports must see it.
+func TestProcStatCountsFaults(t *testing.T) {
+	before, err := procStat(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<20)
+	for i := 0; i < len(buf); i += 4096 {
+		buf[i] = 1
+	}
+	after, err := procStat(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(buf)
+	if after.minorFaults <= before.minorFaults {
+		t.Fatalf("minor faults %d then %d after touching 64 MiB of fresh memory", before.minorFaults, after.minorFaults)
 	}
 }
 
