@@ -19,11 +19,13 @@ import (
 type Config struct {
 	Addrs    []string // host:port; native port (9000) or HTTP port (8123) to match Protocol
 	Protocol string   // "native" (default) or "http"
-	Database string
-	Username string
-	Password string
-	Secure   bool          // TLS, verified against TLS.CAFile or else the system roots
-	TLS      tlsconf.Files // used when Secure
+	// Compression of inserts on the wire: "lz4" (also ""), "zstd" or "none".
+	Compression string
+	Database    string
+	Username    string
+	Password    string
+	Secure      bool          // TLS, verified against TLS.CAFile or else the system roots
+	TLS         tlsconf.Files // used when Secure
 
 	DialTimeout  time.Duration // 0: 10s
 	MaxOpenConns int           // 0: the driver's default
@@ -104,7 +106,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Regi
 		Auth:         clickhouse.Auth{Username: cfg.Username, Password: cfg.Password},
 		DialTimeout:  cfg.DialTimeout,
 		MaxOpenConns: cfg.MaxOpenConns,
-		Compression:  &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		Compression:  &clickhouse.Compression{Method: compressionMethod(cfg.Compression)},
 	}
 	if cfg.Protocol == "http" {
 		opts.Protocol = clickhouse.HTTP
@@ -185,4 +187,16 @@ func (s *Store) table(name string) string { return s.db + "." + name }
 func quoteIdent(name string) string {
 	r := strings.NewReplacer(`\`, `\\`, "`", "\\`")
 	return "`" + r.Replace(name) + "`"
+}
+
+// compressionMethod maps the configured name to the driver's method;
+// config validation has already refused any other name.
+func compressionMethod(name string) clickhouse.CompressionMethod {
+	switch name {
+	case "none":
+		return clickhouse.CompressionNone
+	case "zstd":
+		return clickhouse.CompressionZSTD
+	}
+	return clickhouse.CompressionLZ4
 }

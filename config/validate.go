@@ -190,6 +190,7 @@ func (f TLSFiles) check(ps *problems, prefix string) {
 func (c ClickHouse) check(ps *problems) {
 	hostPorts(ps, "clickhouse.addr", c.Addr)
 	oneOf(ps, "clickhouse.protocol", c.Protocol, "native", "http")
+	oneOf(ps, "clickhouse.compression", c.Compression, "lz4", "zstd", "none")
 	if !identifier.MatchString(c.Database) {
 		ps.add("clickhouse.database", "%q is not a plain identifier ([a-zA-Z_][a-zA-Z0-9_]*)", c.Database)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/spf13/cobra"
 
+	"github.com/journeys-analytics/journeys/config"
 	"github.com/journeys-analytics/journeys/enrich"
 	"github.com/journeys-analytics/journeys/internal/devbroker"
 	"github.com/journeys-analytics/journeys/internal/gen"
@@ -668,7 +669,10 @@ func freeAddr() (string, error) {
 func runFloor(ctx context.Context, exe string, brokers []string, chAddr string, client *kafka.Client, stderr io.Writer) (benchResult, error) {
 	cmd := exec.CommandContext(ctx, exe, "bench", "floor",
 		"--brokers", strings.Join(brokers, ","), "--topic", benchTopic, "--group", benchFloorGroup,
-		"--clickhouse-addr", chAddr, "--database", benchDatabase)
+		"--clickhouse-addr", chAddr, "--database", benchDatabase,
+		// The same wire format as the collector, so that the ratio compares
+		// the work, not the transport.
+		"--compression", benchCompression())
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -771,4 +775,13 @@ func scrapeDiagnostics(httpAddr string) string {
 	cm, _ := avg("journeys_ingest_commit_duration_seconds", "")
 	return fmt.Sprintf("%.0f batches of %.0f messages; mean events insert %.0f ms, batch-log insert %.0f ms, commit %.0f ms",
 		batches, rows, ev*1000, lg*1000, cm*1000)
+}
+
+// benchCompression is the collector's clickhouse.compression in this run:
+// the environment passes through to it, else the default.
+func benchCompression() string {
+	if c, ok := os.LookupEnv("JOURNEYS_CLICKHOUSE_COMPRESSION"); ok {
+		return c
+	}
+	return config.Default().ClickHouse.Compression
 }

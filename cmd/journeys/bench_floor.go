@@ -29,6 +29,7 @@ import (
 func newBenchFloorCmd() *cobra.Command {
 	var (
 		brokers, topic, group, chAddr, database string
+		compression                             string
 		batchRows                               int
 		batchWait                               time.Duration
 	)
@@ -40,7 +41,15 @@ func newBenchFloorCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}, Protocol: clickhouse.Native})
+			method := map[string]clickhouse.CompressionMethod{
+				"lz4": clickhouse.CompressionLZ4, "zstd": clickhouse.CompressionZSTD, "none": clickhouse.CompressionNone,
+			}
+			m, ok := method[compression]
+			if !ok {
+				return fmt.Errorf("floor: compression %q: want lz4, zstd or none", compression)
+			}
+			conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}, Protocol: clickhouse.Native,
+				Compression: &clickhouse.Compression{Method: m}})
 			if err != nil {
 				return err
 			}
@@ -133,6 +142,7 @@ func newBenchFloorCmd() *cobra.Command {
 	f.StringVar(&group, "group", benchFloorGroup, "consumer group")
 	f.StringVar(&chAddr, "clickhouse-addr", "127.0.0.1:9000", "ClickHouse native host:port")
 	f.StringVar(&database, "database", benchDatabase, "database (created if missing)")
+	f.StringVar(&compression, "compression", def.ClickHouse.Compression, "compression of inserts: lz4, zstd or none, as the collector's clickhouse.compression")
 	f.IntVar(&batchRows, "batch-rows", def.Batch.MaxRows, "rows per insert")
 	f.DurationVar(&batchWait, "batch-wait", def.Batch.MaxWait, "longest a batch waits to fill")
 	return cmd

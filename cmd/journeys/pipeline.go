@@ -48,6 +48,7 @@ func aggregateConfig(c *config.Config) aggregate.Config {
 	return aggregate.Config{
 		Addrs:         c.ClickHouse.Addr,
 		Protocol:      c.ClickHouse.Protocol,
+		Compression:   c.ClickHouse.Compression,
 		Database:      c.ClickHouse.Database,
 		Username:      c.ClickHouse.Username,
 		Password:      c.ClickHouse.Password,
