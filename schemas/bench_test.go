@@ -3,6 +3,9 @@ package schemas
 import (
 	"encoding/json"
 	"testing"
+	"time"
+
+	"github.com/journeys-analytics/journeys/internal/gen"
 )
 
 // benchEvent is a typical track event from a browser SDK, about 300 bytes.
@@ -20,11 +23,52 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeStages splits Decode's cost between its two library calls,
-// to show where an optimisation would have to start.
+// BenchmarkDecodeReference is Decode on the reference path alone
+// (encoding/json, the jsonschema validator, build): what every event cost
+// before the generated fast path, and what an event it leaves to the
+// reference still costs.
+func BenchmarkDecodeReference(b *testing.B) {
+	v := newValidator(b, DefaultLimits())
+	raw := []byte(benchEvent)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if inv := v.precheck(raw); inv != nil {
+			b.Fatal(inv)
+		}
+		if _, inv := v.decodeReference(raw, recv); inv != nil {
+			b.Fatal(inv)
+		}
+	}
+}
+
+// BenchmarkDecodeStages splits Decode's cost between its parts, to show
+// where an optimisation would have to start: the reference path's two
+// library calls, and the fast path's decoding of properties into a map,
+// which the Event's contract requires.
 func BenchmarkDecodeStages(b *testing.B) {
 	v := newValidator(b, DefaultLimits())
 	raw := []byte(benchEvent)
+	b.Run("fast path", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var e Event
+			if !v.decodeFast(raw, recv, &e) {
+				b.Fatal("the fast path declined the benchmark event")
+			}
+		}
+	})
+	b.Run("fast path properties", func(b *testing.B) {
+		props := []byte(`{"order_id":"o_1001","revenue":129.9}`)
+		b.ReportAllocs()
+		for b.Loop() {
+			var p fastParser
+			p.reset(props, 32)
+			if _, _, ok := p.freeObject(); !ok {
+				b.Fatal("freeObject declined")
+			}
+		}
+	})
 	b.Run("json.Unmarshal", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -53,4 +97,41 @@ func BenchmarkDecodeStages(b *testing.B) {
 			topLevelValues(raw)
 		}
 	})
+}
+
+// BenchmarkDecodeGenerated decodes the valid events of the stream that
+// `journeys bench` produces (internal/gen: tracks, pages, identifies, with
+// context and properties), by Decode and by the reference path alone.
+func BenchmarkDecodeGenerated(b *testing.B) {
+	v := newValidator(b, DefaultLimits())
+	g := gen.New(gen.DefaultConfig())
+	var msgs []gen.Message
+	var size int
+	for len(msgs) < 1000 {
+		m, _ := g.Next()
+		if m.Invalid == "" {
+			msgs = append(msgs, m)
+			size += len(m.Value)
+		}
+	}
+	for _, path := range []struct {
+		name   string
+		decode func(raw []byte, at time.Time) (Event, *Invalid)
+	}{
+		{"fast", v.Decode},
+		{"reference", v.decodeReference},
+	} {
+		b.Run(path.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size / len(msgs)))
+			i := 0
+			for b.Loop() {
+				m := &msgs[i%len(msgs)]
+				if _, inv := path.decode(m.Value, m.Time); inv != nil {
+					b.Fatal(inv)
+				}
+				i++
+			}
+		})
+	}
 }

@@ -12,30 +12,68 @@ import (
 // they use the two-value form only so that a schema edit cannot become a
 // panic.
 func (v *Validator) build(obj map[string]any, raw []byte, receivedAt time.Time) (Event, *Invalid) {
-	// UTC because time.Parse and the Kafka client attach time.Local when the
-	// offset matches it, which would make output depend on the host.
-	recv := receivedAt.UTC()
 	e := Event{
 		EventID:     str(obj, "event_id"),
 		Type:        str(obj, "type"),
 		Event:       str(obj, "event"),
 		UserID:      str(obj, "user_id"),
 		AnonymousID: str(obj, "anonymous_id"),
-		ReceivedAt:  recv,
 	}
-	if e.Type == TypePage && e.Event == "" {
-		e.Event = str(obj, "name")
-	}
+	x := extracted{name: str(obj, "name")}
 	e.Properties, _ = obj["properties"].(map[string]any)
 	e.Traits, _ = obj["traits"].(map[string]any)
 	if c, ok := obj["context"].(map[string]any); ok {
 		e.Context = buildContext(c)
 	}
-	if inv := v.setTimes(&e, obj, recv); inv != nil {
+	var inv *Invalid
+	if x.timestamp, x.hasTimestamp, inv = timeField(obj, "timestamp"); inv != nil {
 		return Event{}, inv
 	}
-	e.RawProperties, e.RawTraits = rawObjects(raw, e.Properties, e.Traits)
+	if x.sentAt, x.hasSentAt, inv = timeField(obj, "sent_at"); inv != nil {
+		return Event{}, inv
+	}
+	if e.Properties != nil || e.Traits != nil {
+		var ok bool
+		x.rawProperties, x.rawTraits, ok = topLevelValues(raw)
+		if !ok {
+			// Unreachable for input encoding/json accepted; re-encoding is
+			// correct, only slower and with float64-rounded numbers.
+			x.rawProperties, x.rawTraits = marshalObject(e.Properties), marshalObject(e.Traits)
+		}
+	}
+	if inv := v.finish(&e, &x, receivedAt); inv != nil {
+		return Event{}, inv
+	}
 	return e, nil
+}
+
+// extracted is what a decoder takes from a valid document besides the
+// Event's own fields. Both decoders, build and the generated acceptV1, fill
+// one and leave the rules no schema can express to finish, so that those
+// rules exist once.
+type extracted struct {
+	name                    string // the page name, "" when absent
+	timestamp, sentAt       time.Time
+	hasTimestamp, hasSentAt bool
+	// JSON text of the top-level properties and traits, nil when absent.
+	rawProperties, rawTraits []byte
+}
+
+// finish completes e from x: the page-name fallback, the receive time, the
+// corrected timestamp and the raw objects.
+func (v *Validator) finish(e *Event, x *extracted, receivedAt time.Time) *Invalid {
+	// UTC because time.Parse and the Kafka client attach time.Local when the
+	// offset matches it, which would make output depend on the host.
+	recv := receivedAt.UTC()
+	e.ReceivedAt = recv
+	if e.Type == TypePage && e.Event == "" {
+		e.Event = x.name
+	}
+	if inv := v.setTimes(e, x, recv); inv != nil {
+		return inv
+	}
+	e.RawProperties, e.RawTraits = rawObjects(x.rawProperties, x.rawTraits)
+	return nil
 }
 
 func buildContext(c map[string]any) Context {
@@ -75,25 +113,18 @@ func str(m map[string]any, key string) string {
 // removes it, leaving only the network delay. Without sent_at there is
 // nothing to correct against, and without timestamp the event happened when
 // it arrived, as far as anyone can tell.
-func (v *Validator) setTimes(e *Event, obj map[string]any, recv time.Time) *Invalid {
-	ts, hasTS, inv := timeField(obj, "timestamp")
-	if inv != nil {
-		return inv
-	}
-	sent, hasSent, inv := timeField(obj, "sent_at")
-	if inv != nil {
-		return inv
-	}
+func (v *Validator) setTimes(e *Event, x *extracted, recv time.Time) *Invalid {
+	ts, sent := x.timestamp, x.sentAt
 	e.OriginalTimestamp = ts // zero when absent, like SentAt
 	e.SentAt = sent
 
 	corrected := recv
 	switch {
-	case hasTS && hasSent:
+	case x.hasTimestamp && x.hasSentAt:
 		// Sub saturates instead of overflowing, so absurd but RFC 3339-valid
 		// years cannot wrap around.
 		corrected = ts.Add(recv.Sub(sent))
-	case hasTS:
+	case x.hasTimestamp:
 		corrected = ts
 	}
 
@@ -165,17 +196,7 @@ func parseRFC3339(s string) (time.Time, error) {
 // rawObjects returns the JSON text of properties and traits, "{}" when
 // absent, copied into one allocation so that the Event does not alias the
 // caller's buffer (a consumer may reuse it for the next record).
-func rawObjects(raw []byte, props, traits map[string]any) (rawProps, rawTraits []byte) {
-	var p, t []byte
-	ok := true
-	if props != nil || traits != nil {
-		p, t, ok = topLevelValues(raw)
-	}
-	if !ok {
-		// Unreachable for input encoding/json accepted; re-encoding is
-		// correct, only slower and with float64-rounded numbers.
-		p, t = marshalObject(props), marshalObject(traits)
-	}
+func rawObjects(p, t []byte) (rawProps, rawTraits []byte) {
 	if p == nil {
 		p = []byte("{}")
 	}

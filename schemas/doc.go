@@ -13,6 +13,19 @@
 // Decode adds only what a schema cannot say: size, nesting depth and encoding
 // limits before parsing, and clock-skew correction after.
 //
+// Accepting an event does not run that validator, though: event_v1_gen.go,
+// generated from event.v1.json by internal/schemagen (`go generate
+// ./schemas/`), checks and decodes a valid event in one pass with the
+// go-faster/jx tokenizer, 8 to 10 times faster (BenchmarkDecode,
+// BenchmarkDecodeGenerated). It answers only "certainly valid, and decoded
+// exactly as encoding/json would" or "not sure"; every "not sure" (an
+// invalid event, a duplicate key, a leap second, an escaped lone surrogate)
+// goes to the reference decoder above, which alone rejects.
+// So the fast path cannot change a result, only its cost, and differential
+// tests and a fuzz target (FuzzFastPathAgrees) hold it to that. The
+// generator fails on any keyword it does not compile, so a schema edit it
+// cannot follow breaks `go generate` rather than weakening validation.
+//
 // Every *Invalid is permanent: the same bytes and receive time give the same
 // answer on every replay, so the caller counts it under its Reason,
 // dead-letters it and commits past it. Decode never returns a retryable

@@ -15,15 +15,9 @@ import (
 // that match the decoded ones, a timestamp within tolerance). Seeds are the
 // testdata samples.
 func FuzzDecode(f *testing.F) {
-	for _, in := range testdataInputs(f) {
-		f.Add(in.raw, false)
+	for _, s := range decodeSeeds(f) {
+		f.Add(s.raw, s.clamp)
 	}
-	f.Add([]byte(benchEvent), true)
-	// Shapes the samples lack: duplicate and escaped top-level keys, which
-	// topLevelValues must resolve as encoding/json does, and timestamps at
-	// the edges of RFC 3339.
-	f.Add([]byte(`{"event_id":"e","type":"identify","user_id":"u","traits":{"a":1},"tr\u0061its":{"b":[2,"]"]},"properties":{},"properties":{"c":{"d":null}}}`), false)
-	f.Add([]byte(`{"event_id":"e","type":"page","anonymous_id":"a","timestamp":"9999-12-31T23:59:60.999999999+23:59","sent_at":"0000-01-01t00:00:00z"}`), true)
 	l := testdataLimits()
 	v := newValidator(f, l)
 	l.ClampFuture = true
@@ -83,6 +77,28 @@ func FuzzDecode(f *testing.F) {
 		checkRaw(t, "properties", e.RawProperties, e.Properties)
 		checkRaw(t, "traits", e.RawTraits, e.Traits)
 	})
+}
+
+type decodeSeed struct {
+	raw   []byte
+	clamp bool
+}
+
+// decodeSeeds are the seeds of FuzzDecode, which FuzzFastPathAgrees shares:
+// the testdata samples, the benchmark event, and shapes the samples lack.
+func decodeSeeds(t testing.TB) []decodeSeed {
+	var seeds []decodeSeed
+	for _, in := range testdataInputs(t) {
+		seeds = append(seeds, decodeSeed{in.raw, false})
+	}
+	return append(seeds,
+		decodeSeed{[]byte(benchEvent), true},
+		// Duplicate and escaped top-level keys, which topLevelValues must
+		// resolve as encoding/json does.
+		decodeSeed{[]byte(`{"event_id":"e","type":"identify","user_id":"u","traits":{"a":1},"tr\u0061its":{"b":[2,"]"]},"properties":{},"properties":{"c":{"d":null}}}`), false},
+		// Timestamps at the edges of RFC 3339.
+		decodeSeed{[]byte(`{"event_id":"e","type":"page","anonymous_id":"a","timestamp":"9999-12-31T23:59:60.999999999+23:59","sent_at":"0000-01-01t00:00:00z"}`), true},
+	)
 }
 
 // jsonDepth measures nesting with encoding/json's tokenizer, as a reference

@@ -170,17 +170,44 @@ func (v *Validator) Limits() Limits { return v.limits }
 // is refused before it costs a parse: size, UTF-8, nesting depth (a byte scan,
 // so deep nesting cannot exhaust the stack), JSON syntax, the JSON Schema,
 // then the timestamps.
+//
+// Two decoders implement this, and must agree. acceptV1, generated from
+// event.v1.json (event_v1_gen.go), accepts in one pass the events it is
+// certain of, refusing nesting beyond MaxDepth as it parses; everything
+// else, every rejection included, goes through the reference decoder (the
+// depth scan, encoding/json, then the santhosh-tekuri/jsonschema
+// validator), which alone says why an event is invalid. The fast path
+// changes what an accepted event costs, never what Decode returns; the
+// differential tests and FuzzFastPathAgrees hold it to that.
 func (v *Validator) Decode(raw []byte, receivedAt time.Time) (Event, *Invalid) {
+	if inv := v.precheck(raw); inv != nil {
+		return Event{}, inv
+	}
+	var e Event
+	if v.decodeFast(raw, receivedAt, &e) {
+		return e, nil
+	}
+	return v.decodeReference(raw, receivedAt)
+}
+
+// precheck applies the limits that both decoders rely on.
+func (v *Validator) precheck(raw []byte) *Invalid {
 	if len(raw) > v.limits.MaxEventBytes {
-		return Event{}, &Invalid{ReasonTooLarge, fmt.Sprintf("event is %d bytes, limit is %d", len(raw), v.limits.MaxEventBytes)}
+		return &Invalid{ReasonTooLarge, fmt.Sprintf("event is %d bytes, limit is %d", len(raw), v.limits.MaxEventBytes)}
 	}
 	if !utf8.Valid(raw) {
-		return Event{}, &Invalid{ReasonNotUTF8, fmt.Sprintf("invalid UTF-8 at byte %d", invalidUTF8At(raw))}
+		return &Invalid{ReasonNotUTF8, fmt.Sprintf("invalid UTF-8 at byte %d", invalidUTF8At(raw))}
 	}
+	return nil
+}
+
+// decodeReference is Decode after precheck, by the libraries alone. The
+// depth scan runs here rather than in precheck because the fast path
+// enforces the same limit while it parses.
+func (v *Validator) decodeReference(raw []byte, receivedAt time.Time) (Event, *Invalid) {
 	if at := depthExceeded(raw, v.limits.MaxDepth); at >= 0 {
 		return Event{}, &Invalid{ReasonTooDeep, fmt.Sprintf("nesting deeper than %d at byte %d", v.limits.MaxDepth, at)}
 	}
-
 	// Numbers decode as float64, not json.Number: journey-map rules compare
 	// them with number literals (expr-lang sees float64; json.Number is a
 	// string type), and exact text survives anyway in RawProperties and

@@ -114,7 +114,7 @@ func TestDecodeReasons(t *testing.T) {
 			if tt.limits != nil {
 				tt.limits(&l)
 			}
-			_, inv := newValidator(t, l).Decode([]byte(tt.raw), recv)
+			_, inv := decode(t, newValidator(t, l), []byte(tt.raw), recv)
 			if inv == nil {
 				t.Fatalf("Decode accepted %q, want %s", truncate(tt.raw, 80), tt.want)
 			}
@@ -164,7 +164,7 @@ func TestInvalidDetailNamesFieldAndRule(t *testing.T) {
 		{`{"event_id":"e1","type":"track","event":"X","user_id":"u","context":{"device":{"os":false}}}`, []string{"/context/device/os", "#/properties/context/properties/device/properties/os/type"}},
 	}
 	for _, tt := range tests {
-		_, inv := v.Decode([]byte(tt.raw), recv)
+		_, inv := decode(t, v, []byte(tt.raw), recv)
 		if inv == nil {
 			t.Errorf("Decode(%s) accepted", tt.raw)
 			continue
@@ -190,7 +190,7 @@ func TestInvalidDetailIsBounded(t *testing.T) {
 		`{"event_id":"e1","type":"track","event":"X","user_id":"u","properties":{"n":1` + strings.Repeat("0", 100000) + `}}`,
 		`{"event_id":"e1","type":"track","event":"X","user_id":"u"}` + big,
 	} {
-		_, inv := v.Decode([]byte(raw), recv)
+		_, inv := decode(t, v, []byte(raw), recv)
 		if inv == nil {
 			t.Fatalf("Decode accepted %q", truncate(raw, 80))
 		}
@@ -203,7 +203,7 @@ func TestInvalidDetailIsBounded(t *testing.T) {
 func TestDecodeChoosesDeterministically(t *testing.T) {
 	v := newValidator(t, DefaultLimits())
 	raw := []byte(`{"event_id":1,"type":"nope","user_id":2,"anonymous_id":3,"timestamp":"x","sent_at":4,"properties":[],"traits":"t","context":{"channel":1,"locale":2,"page":3,"device":{"os":4,"type":5}}}`)
-	_, first := v.Decode(raw, recv)
+	_, first := decode(t, v, raw, recv)
 	if first == nil {
 		t.Fatal("Decode accepted")
 	}
@@ -270,7 +270,7 @@ func TestDecodeValidTypes(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		got, inv := v.Decode([]byte(tt.raw), recv)
+		got, inv := decode(t, v, []byte(tt.raw), recv)
 		if inv != nil {
 			t.Errorf("Decode(%s): %v", tt.raw, inv)
 			continue
@@ -339,7 +339,7 @@ func TestDecodeTimestamps(t *testing.T) {
 				raw += "," + tt.fields
 			}
 			raw += "}"
-			got, inv := newValidator(t, l).Decode([]byte(raw), recv)
+			got, inv := decode(t, newValidator(t, l), []byte(raw), recv)
 			if tt.wantRejection {
 				if inv == nil || inv.Reason != ReasonFutureTimestamp {
 					t.Fatalf("Decode = %+v, %v; want future_timestamp", got, inv)
@@ -370,11 +370,11 @@ func TestDecodeTimestamps(t *testing.T) {
 func TestDecodeIsPure(t *testing.T) {
 	v := newValidator(t, DefaultLimits())
 	raw := []byte(`{"event_id":"e1","type":"track","event":"X","user_id":"u","timestamp":"2025-03-01T12:30:00+01:00","sent_at":"2025-03-01T12:30:01+01:00"}`)
-	a, inv := v.Decode(raw, recv)
+	a, inv := decode(t, v, raw, recv)
 	if inv != nil {
 		t.Fatal(inv)
 	}
-	b, inv := v.Decode(raw, recv.In(time.FixedZone("CET", 3600)))
+	b, inv := decode(t, v, raw, recv.In(time.FixedZone("CET", 3600)))
 	if inv != nil {
 		t.Fatal(inv)
 	}
@@ -386,7 +386,7 @@ func TestDecodeIsPure(t *testing.T) {
 func TestDecodeUnicode(t *testing.T) {
 	v := newValidator(t, DefaultLimits())
 	raw := `{"event_id":"ü-1","type":"track","event":"Bestellung ✓","user_id":"用户","properties":{"emoji":"🎉","escaped":"caf\u00e9 \ud83d\ude00","lone":"\ud800"},"context":{"page":{"title":"注文"}}}`
-	e, inv := v.Decode([]byte(raw), recv)
+	e, inv := decode(t, v, []byte(raw), recv)
 	if inv != nil {
 		t.Fatal(inv)
 	}
@@ -404,7 +404,7 @@ func TestDecodeUnicode(t *testing.T) {
 
 	// maxLength counts characters, not bytes: 256 two-byte runes fit.
 	ok := `{"event_id":"e1","type":"track","event":"X","user_id":"` + strings.Repeat("é", 256) + `"}`
-	if _, inv := v.Decode([]byte(ok), recv); inv != nil {
+	if _, inv := decode(t, v, []byte(ok), recv); inv != nil {
 		t.Errorf("256 runes rejected: %v", inv)
 	}
 }
@@ -417,7 +417,7 @@ func TestDecodeUnicode(t *testing.T) {
 func TestDecodeNumbersAreFloat64(t *testing.T) {
 	v := newValidator(t, DefaultLimits())
 	raw := `{"event_id":"e1","type":"identify","user_id":"u","properties":{"int":3,"neg":-2.5,"exp":1e3,"big":12345678901234567890,"list":[1,{"x":0.1}]},"traits":{"company_size":750}}`
-	e, inv := v.Decode([]byte(raw), recv)
+	e, inv := decode(t, v, []byte(raw), recv)
 	if inv != nil {
 		t.Fatal(inv)
 	}
@@ -452,7 +452,7 @@ func TestDecodeRawObjects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			raw := []byte(tt.raw)
-			e, inv := v.Decode(raw, recv)
+			e, inv := decode(t, v, raw, recv)
 			if inv != nil {
 				t.Fatal(inv)
 			}
@@ -461,11 +461,15 @@ func TestDecodeRawObjects(t *testing.T) {
 			}
 			// The Event must not alias the caller's buffer, which a consumer
 			// may reuse.
+			eventID, userID := strings.Clone(e.EventID), strings.Clone(e.UserID)
 			for i := range raw {
 				raw[i] = 'x'
 			}
 			if string(e.RawProperties) != tt.props || string(e.RawTraits) != tt.traits {
 				t.Errorf("raw changed with the input buffer: %s, %s", e.RawProperties, e.RawTraits)
+			}
+			if e.EventID != eventID || e.UserID != userID {
+				t.Errorf("ids changed with the input buffer: %q, %q", e.EventID, e.UserID)
 			}
 			e.RawProperties = append(e.RawProperties, '!')
 			if string(e.RawTraits) != tt.traits {
@@ -509,7 +513,7 @@ func TestDecodeConcurrent(t *testing.T) {
 	}
 	want := make([]result, len(inputs))
 	for i, in := range inputs {
-		want[i].e, want[i].inv = v.Decode(in.raw, recv)
+		want[i].e, want[i].inv = decode(t, v, in.raw, recv)
 	}
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -568,7 +572,7 @@ func TestTestdata(t *testing.T) {
 	v := newValidator(t, testdataLimits())
 	for _, in := range testdataInputs(t) {
 		t.Run(in.name, func(t *testing.T) {
-			e, inv := v.Decode(in.raw, recv)
+			e, inv := decode(t, v, in.raw, recv)
 			var got []byte
 			switch filepath.Base(filepath.Dir(in.name)) {
 			case "valid":

@@ -1,0 +1,327 @@
+package schemas
+
+import (
+	"bytes"
+	"io"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-faster/jx"
+)
+
+// The accept path: event_v1_gen.go is event.v1.json compiled to Go by
+// internal/schemagen; this file is the runtime it calls.
+//
+//go:generate go run ./internal/schemagen
+
+// decodeFast decodes raw, which has passed precheck, in one pass with the
+// generated acceptV1. It returns true only when *e is exactly what
+// decodeReference would return, as an acceptance: whenever the generated
+// code or this runtime is not certain of that, it returns false and leaves
+// the event, rejections included, to the reference decoder. So a gap here
+// costs time, never a different answer.
+func (v *Validator) decodeFast(raw []byte, receivedAt time.Time, e *Event) bool {
+	var p fastParser
+	p.reset(raw, v.limits.MaxDepth)
+	var x extracted
+	if !acceptV1(&p, e, &x) || !p.atEnd() || v.finish(e, &x, receivedAt) != nil {
+		*e = Event{}
+		return false
+	}
+	return true
+}
+
+// fastParser reads one event with the go-faster/jx tokenizer and decodes it
+// as encoding/json would decode it into an any: strings unescaped, numbers
+// float64, objects map[string]any, arrays []any. Where jx and encoding/json
+// could differ, its methods report false rather than guess:
+//
+//   - jx checks the grammar as strictly as encoding/json (control
+//     characters, escapes, number syntax, literals, separators), and atEnd
+//     refuses trailing data;
+//   - every number, even under a key the schema ignores, must parse as a
+//     float64, because encoding/json fails the whole document otherwise;
+//   - a string or key with escapes whose decoded text holds U+FFFD is
+//     refused: the two libraries replace a lone UTF-16 surrogate escape
+//     differently;
+//   - nesting deeper than Limits.MaxDepth is refused, which is what lets
+//     Decode leave the depth scan to the reference path: for valid JSON,
+//     the nesting the parser sees is the bracket nesting depthExceeded
+//     counts.
+type fastParser struct {
+	d   jx.Decoder
+	raw []byte
+	// s is the one copy of raw that the Event's strings share: every string
+	// read without escapes is a substring of it, so an event costs one
+	// string allocation however many fields it has.
+	s string
+
+	depth, maxDepth int
+}
+
+func (p *fastParser) reset(raw []byte, maxDepth int) {
+	p.raw = raw
+	p.s = string(raw)
+	p.d.ResetBytes(raw)
+	p.depth, p.maxDepth = 0, maxDepth
+}
+
+// descend is called on entering an object or array, ascend on leaving it.
+func (p *fastParser) descend() bool {
+	p.depth++
+	return p.depth <= p.maxDepth
+}
+
+func (p *fastParser) ascend() { p.depth-- }
+
+// text returns b, a string or key that jx has read, as a string. When b
+// is a slice of raw, as jx returns a string without escapes, the result is
+// a substring of s; jx does not say which, so the offset b would have in raw
+// is derived from the capacities (raw[i:j] has capacity cap(raw)-i) and
+// confirmed by comparing addresses. Otherwise jx has unescaped it, and the
+// result is a copy, refused (ok false) if it holds U+FFFD: that is how both
+// libraries replace a lone surrogate escape, each in its own way.
+func (p *fastParser) text(b []byte) (s string, ok bool) {
+	if len(b) == 0 {
+		return "", true
+	}
+	if off := cap(p.raw) - cap(b); off >= 0 && off <= len(p.raw)-len(b) && &p.raw[off] == &b[0] {
+		return p.s[off : off+len(b)], true
+	}
+	if hasReplacementChar(b) {
+		return "", false
+	}
+	return string(b), true
+}
+
+// str reads a string value.
+func (p *fastParser) str() (string, bool) {
+	b, err := p.d.StrBytes()
+	if err != nil {
+		return "", false
+	}
+	return p.text(b)
+}
+
+// dateTime parses a string value of format date-time that both the schema
+// library and parseRFC3339 accept, in UTC, as timeField returns it.
+func dateTime(s string) (time.Time, bool) {
+	if !isPlainDateTime(s) {
+		return time.Time{}, false
+	}
+	t, err := parseRFC3339(s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// number reads a number value as encoding/json does: strconv.ParseFloat of
+// its text, failing on a number beyond float64.
+func (p *fastParser) number() (float64, bool) {
+	b, err := p.d.Raw()
+	if err != nil {
+		return 0, false
+	}
+	s, _ := p.text(trimSpace(b)) // a number has no U+FFFD
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+// freeObject reads an object value that the schema leaves free-form (only
+// its type is checked), as both its decoded value and its JSON text. The
+// text is what topLevelValues would slice: from its opening brace to its
+// closing one.
+func (p *fastParser) freeObject() (map[string]any, []byte, bool) {
+	start := p.d // a jx.Decoder over bytes is a plain value: a copy is a bookmark
+	m, ok := p.object()
+	if !ok {
+		return nil, nil, false
+	}
+	// Read the same object again, now known to be well-formed and shallow
+	// enough, for its text.
+	p.d = start
+	text, err := p.d.Raw()
+	if err != nil {
+		return nil, nil, false
+	}
+	return m, trimSpace(text), true
+}
+
+// object reads an object value into a map; of duplicate keys the last wins.
+func (p *fastParser) object() (map[string]any, bool) {
+	it, err := p.d.ObjIter()
+	if err != nil || !p.descend() {
+		return nil, false
+	}
+	m := make(map[string]any)
+	for it.Next() {
+		k, ok := p.text(it.Key())
+		if !ok {
+			return nil, false
+		}
+		v, ok := p.value()
+		if !ok {
+			return nil, false
+		}
+		m[k] = v
+	}
+	p.ascend()
+	return m, it.Err() == nil
+}
+
+// value reads any value.
+func (p *fastParser) value() (any, bool) {
+	switch p.d.Next() {
+	case jx.String:
+		return p.str()
+	case jx.Number:
+		return p.number()
+	case jx.Bool:
+		b, err := p.d.Bool()
+		return b, err == nil
+	case jx.Null:
+		return nil, p.d.Null() == nil
+	case jx.Array:
+		it, err := p.d.ArrIter()
+		if err != nil || !p.descend() {
+			return nil, false
+		}
+		a := make([]any, 0) // encoding/json's empty array is not nil
+		for it.Next() {
+			v, ok := p.value()
+			if !ok {
+				return nil, false
+			}
+			a = append(a, v)
+		}
+		p.ascend()
+		return a, it.Err() == nil
+	case jx.Object:
+		return p.object()
+	}
+	return nil, false
+}
+
+// skip reads a value that the schema ignores. encoding/json decodes it all
+// the same, so its syntax is checked and its numbers must fit a float64.
+func (p *fastParser) skip() bool {
+	switch p.d.Next() {
+	case jx.Number:
+		_, ok := p.number()
+		return ok
+	case jx.Array:
+		it, err := p.d.ArrIter()
+		if err != nil || !p.descend() {
+			return false
+		}
+		for it.Next() {
+			if !p.skip() {
+				return false
+			}
+		}
+		p.ascend()
+		return it.Err() == nil
+	case jx.Object:
+		it, err := p.d.ObjIter()
+		if err != nil || !p.descend() {
+			return false
+		}
+		for it.Next() {
+			if !p.skip() {
+				return false
+			}
+		}
+		p.ascend()
+		return it.Err() == nil
+	}
+	// A string, a literal, or garbage that Skip refuses.
+	return p.d.Skip() == nil
+}
+
+// atEnd reports whether nothing but whitespace is left. A trailing object
+// or array is refused before Skip could recurse into it, so that no input
+// takes the fast path deeper than MaxDepth.
+func (p *fastParser) atEnd() bool {
+	if t := p.d.Next(); t == jx.Object || t == jx.Array {
+		return false
+	}
+	return p.d.Skip() == io.EOF
+}
+
+// trimSpace drops the JSON whitespace that jx's Raw keeps before a value.
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	return b
+}
+
+// hasReplacementChar reports whether b holds U+FFFD, EF BF BD in UTF-8.
+func hasReplacementChar(b []byte) bool {
+	return bytes.IndexByte(b, 0xEF) >= 0 && bytes.Contains(b, []byte("\uFFFD"))
+}
+
+// minRunes and maxRunes bound the length of s in code points, as JSON
+// Schema counts it; the byte length settles most cases without counting.
+func minRunes(s string, n int) bool {
+	if len(s) < n {
+		return false
+	}
+	return len(s) >= utf8.UTFMax*n || utf8.RuneCountInString(s) >= n
+}
+
+func maxRunes(s string, n int) bool {
+	return len(s) <= n || utf8.RuneCountInString(s) <= n
+}
+
+// isPlainDateTime reports whether s is
+//
+//	YYYY-MM-DD(T|t)hh:mm:ss[.fraction](Z|z|+hh:mm|-hh:mm)
+//
+// with hours, minutes and seconds in range and no leap second: a subset of
+// what the schema library's date-time format accepts, so that a string
+// passing it, and parseRFC3339, is one that the reference accepts and
+// parses the same. Anything rarer (a leap second) takes the reference path.
+func isPlainDateTime(s string) bool {
+	if len(s) < len("2006-01-02T15:04:05Z") {
+		return false
+	}
+	if !digitsAtMost(s[0:4], 9999) || s[4] != '-' || !digitsAtMost(s[5:7], 99) || s[7] != '-' || !digitsAtMost(s[8:10], 99) ||
+		(s[10] != 'T' && s[10] != 't') ||
+		!digitsAtMost(s[11:13], 23) || s[13] != ':' || !digitsAtMost(s[14:16], 59) || s[16] != ':' || !digitsAtMost(s[17:19], 59) {
+		return false
+	}
+	rest := s[19:]
+	if len(rest) > 0 && rest[0] == '.' {
+		n := 1
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	switch {
+	case rest == "Z" || rest == "z":
+		return true
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		return digitsAtMost(rest[1:3], 23) && digitsAtMost(rest[4:6], 59)
+	}
+	return false
+}
+
+// digitsAtMost reports whether s is all ASCII digits, at most max in value.
+func digitsAtMost(s string, max int) bool {
+	v := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v <= max
+}
