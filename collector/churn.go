@@ -5,8 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
-
 	"github.com/journeys-analytics/journeys/aggregate"
 	"github.com/journeys-analytics/journeys/enrich"
 	"github.com/journeys-analytics/journeys/schemas"
@@ -129,13 +127,12 @@ func (m *churnModel) band(risk float64) uint8 {
 	return bandLow
 }
 
-// customer is one tracked customer. It holds no pointers, so that a
-// partition's millions of them are one allocation the GC never scans.
-// Times are Unix seconds (good until 2106). The decayed counts are valued
-// at lastSeen: a count c at lastSeen is c·exp(−k·(t−lastSeen)) at t.
+// customer is one tracked customer: 40 bytes. It holds no pointers, so
+// that a partition's millions of them are one allocation the GC never
+// scans. Times are Unix seconds (good until 2106). The decayed counts are
+// valued at lastSeen: a count c at lastSeen is c·exp(−k·(t−lastSeen)) at t.
 type customer struct {
-	idOff     uint32 // the id is arena[idOff : idOff+idLen]
-	idLen     uint32
+	ref       uint32 // customer number in the partition's enrich.State, which has the id
 	firstSeen uint32
 	lastSeen  uint32 // latest event time
 	stageAt   uint32 // when the furthest stage of the primary journey was first reached
@@ -167,17 +164,18 @@ func (a *average) or(prior float64) float64 {
 	return a.mean
 }
 
-// churnTable is the churn state of one partition's customers. Not safe for
-// concurrent use: partitionSink guards it with its mutex.
+// churnTable is the churn state of one partition's customers. It keeps no
+// ids: it holds its customers in the partition's enrich.State, the table
+// of customers that enrichment keeps anyway, with 1 + their position in
+// cust as the State's value for them. Not safe for concurrent use:
+// partitionSink guards it, and the State, with its mutex.
 type churnTable struct {
-	m     *churnModel
-	index map[uint64]uint32 // xxhash of customer id → position in cust
-	cust  []customer
+	m    *churnModel
+	st   *enrich.State
+	cust []customer
 	// stages holds, for customer i and journey j, 1 + the furthest stage
 	// index reached at stages[i*len(journeys)+j]; 0: none.
-	stages  []uint8
-	arena   []byte
-	garbage int // bytes of arena no customer refers to any more
+	stages []uint8
 
 	// Learned per persona: the typical gap between visits, and per stage of
 	// the primary journey the typical time to reach a later stage.
@@ -187,36 +185,44 @@ type churnTable struct {
 	evicted uint64
 }
 
-func newChurnTable(m *churnModel) *churnTable {
+// newChurnTable returns an empty churn table whose customers are held in
+// st, the State that enriches the partition's events.
+func newChurnTable(m *churnModel, st *enrich.State) *churnTable {
 	return &churnTable{
-		m:     m,
-		index: map[uint64]uint32{},
-		gap:   make([]average, len(m.personas)),
-		ttn:   make([]average, len(m.personas)*m.primaryStages()),
+		m:   m,
+		st:  st,
+		gap: make([]average, len(m.personas)),
+		ttn: make([]average, len(m.personas)*m.primaryStages()),
 	}
 }
 
 func (t *churnTable) len() int { return len(t.cust) }
 
-func (t *churnTable) id(c *customer) []byte { return t.arena[c.idOff : c.idOff+c.idLen] }
+func (t *churnTable) id(c *customer) []byte { return t.st.ID(c.ref) }
 
-// lookup returns the position of a customer, adding it if new. A 64-bit
-// hash collision (about n²/2⁶⁵: 3·10⁻⁸ at a million customers) would merge
-// two customers' churn state; that is the price of not keying by the id.
+// lookup returns the position of a customer, adding it if new.
 func (t *churnTable) lookup(id string) uint32 {
-	h := xxhash.Sum64String(id)
-	if i, ok := t.index[h]; ok {
-		return i
+	n, pos := t.st.Hold(id)
+	if pos != 0 {
+		return pos - 1
 	}
 	if len(t.cust) >= t.m.cfg.MaxCustomers {
 		t.evict()
 	}
 	i := uint32(len(t.cust))
-	t.index[h] = i
-	t.cust = append(t.cust, customer{idOff: uint32(len(t.arena)), idLen: uint32(len(id))})
-	t.arena = append(t.arena, id...)
+	t.st.SetValue(n, i+1)
+	t.cust = append(t.cust, customer{ref: n})
 	t.stages = append(t.stages, make([]uint8, len(t.m.journeys))...)
 	return i
+}
+
+// find returns the position of a tracked customer.
+func (t *churnTable) find(id string) (uint32, bool) {
+	_, pos, ok := t.st.Find(id)
+	if !ok || pos == 0 {
+		return 0, false
+	}
+	return pos - 1, true
 }
 
 // evict forgets the least recently active sixteenth of the customers (at
@@ -251,16 +257,6 @@ func (t *churnTable) evict() {
 		}
 		t.removeAt(i)
 		t.evicted++
-	}
-	if t.garbage > len(t.arena)/2 {
-		arena := make([]byte, 0, len(t.arena)-t.garbage)
-		for i := range t.cust {
-			c := &t.cust[i]
-			off := len(arena)
-			arena = append(arena, t.id(c)...)
-			c.idOff = uint32(off)
-		}
-		t.arena, t.garbage = arena, 0
 	}
 }
 
@@ -420,7 +416,7 @@ func (t *churnTable) restore(st *aggregate.ChurnState) {
 		if j < 0 || int(r.StageIndex) >= len(m.journeys[j].Stages) {
 			continue // the map changed since
 		}
-		i, ok := t.index[xxhash.Sum64String(r.CustomerID)]
+		i, ok := t.find(r.CustomerID)
 		if !ok {
 			continue
 		}

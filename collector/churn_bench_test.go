@@ -2,42 +2,62 @@ package collector
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/journeys-analytics/journeys/enrich"
 	"github.com/journeys-analytics/journeys/schemas"
 )
 
-// BenchmarkChurnStateBytes reports the heap that a partition's churn state
-// takes per tracked customer at a million customers, ids included (16-byte
-// ids like "user-0000000042"; add the id length for longer ones), with
-// customers in both journeys of the test map.
+// BenchmarkChurnStateBytes reports the heap that a partition's per-customer
+// state takes per customer at a million customers: enrichment's State and
+// the churn state together, as a partitionSink keeps them. Each customer is
+// an anonymous visitor identified as a user (one identity link), with a
+// persona, and churn state after four events in both journeys of the test
+// map. Ids are shaped like the generator's: a 36-byte UUID anonymous id
+// (not stored: links keep its hash) and a 20-byte user id (stored once).
 func BenchmarkChurnStateBytes(b *testing.B) {
 	const n = 1_000_000
 	jm := testMap(b)
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("user-%011d", i)
-	}
 	now := t0
 	for b.Loop() {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		tb := newChurnTable(newChurnModel(testChurnConfig(&now), jm))
-		for i, id := range ids {
-			at := t0.Add(time.Duration(i) * time.Second)
-			tb.observe(ev(id, "alpha", "life", i%3, i%50 == 0, at))
-			tb.observe(ev(id, "alpha", "other", 0, false, at))
+		cs := NewCustomers(testChurnConfig(&now), jm)
+		var ev schemas.Event
+		for i := range n {
+			benchCustomerEvents(&ev, i, func(ev *schemas.Event) { cs.Add(ev) })
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		if tb.len() != n {
-			b.Fatalf("tracking %d customers", tb.len())
+		if tracked, links, personas, stored := cs.Len(); tracked != n || links != n || personas != n || stored != n {
+			b.Fatalf("%d tracked, %d links, %d personas, %d stored", tracked, links, personas, stored)
 		}
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/customer")
-		runtime.KeepAlive(tb)
+		runtime.KeepAlive(cs)
+	}
+}
+
+// benchCustomerEvents passes customer i's events to add, reusing ev: an
+// identify that links its visitor and gives it a persona, then events that
+// reach stages of both journeys of the test map.
+func benchCustomerEvents(ev *schemas.Event, i int, add func(*schemas.Event)) {
+	at := t0.Add(time.Duration(i) * time.Second)
+	*ev = schemas.Event{
+		Type:        schemas.TypeIdentify,
+		UserID:      fmt.Sprintf("usr_%016x", uint64(i)*0x9e3779b97f4a7c15),
+		AnonymousID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i),
+		Timestamp:   at,
+	}
+	ev.Context.Campaign.Source = [2]string{"alpha", "beta"}[i%2]
+	add(ev)
+	user := ev.UserID
+	for k, name := range []string{"E0", "E1", "U0"} {
+		*ev = schemas.Event{Type: schemas.TypeTrack, Event: name, UserID: user, Timestamp: at.Add(time.Duration(k+1) * time.Hour)}
+		add(ev)
 	}
 }
 
@@ -46,7 +66,8 @@ func BenchmarkChurnStateBytes(b *testing.B) {
 func BenchmarkChurnSweep(b *testing.B) {
 	const n = 1_000_000
 	now := t0
-	tb := newChurnTable(newChurnModel(testChurnConfig(&now), testMap(b)))
+	jm := testMap(b)
+	tb := newChurnTable(newChurnModel(testChurnConfig(&now), jm), enrich.NewState(jm))
 	for i := range n {
 		tb.observe(ev(fmt.Sprintf("user-%011d", i), "beta", "life", i%3, false, t0.Add(time.Duration(i)*time.Second)))
 	}
@@ -68,7 +89,8 @@ func BenchmarkChurnSweep(b *testing.B) {
 func BenchmarkChurnObserve(b *testing.B) {
 	const n = 100_000
 	now := t0
-	tb := newChurnTable(newChurnModel(testChurnConfig(&now), testMap(b)))
+	jm := testMap(b)
+	tb := newChurnTable(newChurnModel(testChurnConfig(&now), jm), enrich.NewState(jm))
 	events := make([]*schemas.Enriched, n)
 	for i := range events {
 		events[i] = ev(fmt.Sprintf("user-%011d", i), "beta", "life", i%3, i%50 == 0, t0.Add(time.Duration(i)*time.Second))
@@ -79,5 +101,48 @@ func BenchmarkChurnObserve(b *testing.B) {
 		e.Timestamp = e.Timestamp.Add(time.Hour)
 		tb.observe(e)
 		i++
+	}
+}
+
+// BenchmarkCustomerEvent is the per-event cost of a partition's customer
+// state, enrichment and churn together as Write pays it, over a million
+// known customers in random order (their state mostly out of the CPU
+// cache): an event with the user id, and one with only the anonymous id
+// linked to it.
+func BenchmarkCustomerEvent(b *testing.B) {
+	const n = 1_000_000
+	now := t0
+	cs := NewCustomers(testChurnConfig(&now), testMap(b))
+	users, anons := make([]string, n), make([]string, n)
+	var ev schemas.Event
+	for i := range n {
+		benchCustomerEvents(&ev, i, func(ev *schemas.Event) {
+			if ev.Type == schemas.TypeIdentify {
+				users[i], anons[i] = ev.UserID, ev.AnonymousID
+			}
+			cs.Add(ev)
+		})
+	}
+	order := rand.New(rand.NewPCG(1, 2)).Perm(n)
+	for _, linked := range []bool{false, true} {
+		name := "user"
+		if linked {
+			name = "linked_visitor"
+		}
+		b.Run(name, func(b *testing.B) {
+			ev := schemas.Event{Type: schemas.TypeTrack, Event: "E2", Timestamp: t0.Add(30 * day)}
+			b.ReportAllocs()
+			k := 0
+			for b.Loop() {
+				i := order[k%n]
+				k++
+				if linked {
+					ev.AnonymousID = anons[i]
+				} else {
+					ev.UserID = users[i]
+				}
+				cs.Add(&ev)
+			}
+		})
 	}
 }

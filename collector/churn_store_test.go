@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
@@ -202,14 +201,14 @@ func TestChurnSweepWritesAndTakeoverRestores(t *testing.T) {
 		t.Fatalf("restored %d customers, had %d", restored.len(), old.len())
 	}
 	for _, id := range []string{"loyal", "ghost", "angry"} {
-		h := xxhash.Sum64String(id)
-		a, b := old.cust[old.index[h]], restored.cust[restored.index[h]]
+		i, j := posOf(old, id), posOf(restored, id)
+		a, b := old.cust[i], restored.cust[j]
 		if a.firstSeen != b.firstSeen || a.lastSeen != b.lastSeen || a.events != b.events || a.persona != b.persona ||
 			a.stageAt != b.stageAt || a.lastBand == 0 || b.lastBand == 0 ||
-			old.stages[old.index[h]*2] != restored.stages[restored.index[h]*2] {
+			old.stages[i*2] != restored.stages[j*2] {
 			t.Errorf("%s: had %+v, restored %+v", id, a, b)
 		}
-		fa, fb := old.score(int(old.index[h]), clock.now().Unix()), restored.score(int(restored.index[h]), clock.now().Unix())
+		fa, fb := old.score(int(i), clock.now().Unix()), restored.score(int(j), clock.now().Unix())
 		if fa.band != fb.band {
 			t.Errorf("%s: band %s before the takeover, %s after (%+v vs %+v)", id, bandNames[fa.band], bandNames[fb.band], fa, fb)
 		}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
-
 	"github.com/journeys-analytics/journeys/aggregate"
 	"github.com/journeys-analytics/journeys/enrich"
 	"github.com/journeys-analytics/journeys/schemas"
@@ -91,7 +89,8 @@ func newTestTable(t testing.TB, mutate func(*ChurnConfig)) *churnTable {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	return newChurnTable(newChurnModel(cfg, testMap(t)))
+	jm := testMap(t)
+	return newChurnTable(newChurnModel(cfg, jm), enrich.NewState(jm))
 }
 
 // ev is an enriched event as the enricher would tag it; journey "" for none.
@@ -105,11 +104,16 @@ func ev(id, persona, journey string, stage int, negative bool, at time.Time) *sc
 }
 
 func scoreOf(t *churnTable, id string, at time.Time) factors {
-	i, ok := t.index[xxhash.Sum64String(id)]
+	return t.score(int(posOf(t, id)), at.Unix())
+}
+
+// posOf returns the position of a tracked customer.
+func posOf(t *churnTable, id string) uint32 {
+	i, ok := t.find(id)
 	if !ok {
 		panic("no customer " + id)
 	}
-	return t.score(int(i), at.Unix())
+	return i
 }
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
@@ -253,7 +257,7 @@ func TestChurnWeightsAndBands(t *testing.T) {
 	for id, want := range map[string]uint8{"calm": bandLow, "upset": bandMedium, "angry": bandHigh} {
 		f := scoreOf(tb, id, t0.Add(10*day))
 		// Only the negative factor weighs: long silence does not count.
-		if want := 1 - math.Exp(-float64(tb.cust[tb.index[xxhash.Sum64String(id)]].neg)*math.Exp(-tb.m.kNeg*10*86400)); !near(f.risk, want, 1e-9) {
+		if want := 1 - math.Exp(-float64(tb.cust[posOf(tb, id)].neg)*math.Exp(-tb.m.kNeg*10*86400)); !near(f.risk, want, 1e-9) {
 			t.Errorf("%s: risk %v, want the negative factor %v", id, f.risk, want)
 		}
 		if id != "calm" {
@@ -309,7 +313,7 @@ func TestChurnEvictsLeastRecentlyActive(t *testing.T) {
 	}
 	for i := range tb.cust {
 		c := &tb.cust[i]
-		if got := tb.index[xxhash.Sum64(tb.id(c))]; got != uint32(i) {
+		if got, _ := tb.find(string(tb.id(c))); got != uint32(i) {
 			t.Fatalf("customer %s at %d indexed at %d", tb.id(c), i, got)
 		}
 		if c.lastSeen < unixSeconds(t0.Add(900*time.Minute)) {
@@ -319,10 +323,10 @@ func TestChurnEvictsLeastRecentlyActive(t *testing.T) {
 			t.Errorf("customer %s: stage %d, want %d (stages moved with the wrong customer)", tb.id(c), tb.stages[i*2], want)
 		}
 	}
-	if len(tb.arena) > 2*tb.len()*len("customer-999") {
-		t.Errorf("arena is %d bytes for %d customers: not compacted", len(tb.arena), tb.len())
+	if n := tb.st.Stored(); n != tb.len() {
+		t.Errorf("the State stores %d customers for %d tracked: evicted ones not released", n, tb.len())
 	}
-	if _, ok := tb.index[xxhash.Sum64String("customer-999")]; !ok {
+	if _, ok := tb.find("customer-999"); !ok {
 		t.Error("the most recent customer was evicted")
 	}
 }
@@ -341,8 +345,8 @@ func TestChurnRestoreApproximatesRates(t *testing.T) {
 		},
 		Scores: map[string]aggregate.ChurnLastScore{"c": {Risk: 0.5, Band: "medium"}},
 	})
-	c := tb.cust[tb.index[xxhash.Sum64String("c")]]
-	d := tb.cust[tb.index[xxhash.Sum64String("d")]]
+	c := tb.cust[posOf(tb, "c")]
+	d := tb.cust[posOf(tb, "d")]
 	if c.persona != tb.m.personaIndex("beta") || d.persona != 0 {
 		t.Errorf("personas %d %d", c.persona, d.persona)
 	}
@@ -358,7 +362,7 @@ func TestChurnRestoreApproximatesRates(t *testing.T) {
 	if c.lastBand != bandMedium+1 || c.lastRisk != 0.5 {
 		t.Errorf("last written %v band %d", c.lastRisk, c.lastBand)
 	}
-	i := tb.index[xxhash.Sum64String("c")]
+	i := posOf(tb, "c")
 	if tb.stages[i*2] != 2 || tb.stages[i*2+1] != 1 || c.stageAt != unixSeconds(t0.Add(day)) {
 		t.Errorf("stages %v reached at %d", tb.stages[i*2:i*2+2], c.stageAt)
 	}

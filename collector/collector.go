@@ -122,13 +122,14 @@ func (c *Collector) OpenPartition(ctx context.Context, topic string, partition i
 	if err != nil {
 		return nil, ingest.Resume{}, fmt.Errorf("collector: load partition %d churn state: %w", partition, err)
 	}
+	state := enrich.NewState(c.jm)
 	p := &partitionSink{
 		c:         c,
 		topic:     topic,
 		partition: partition,
-		state:     enrich.NewState(c.jm),
+		state:     state,
 		seen:      newIDWindow(c.cfg.DedupIDs),
-		churn:     newChurnTable(c.churn),
+		churn:     newChurnTable(c.churn, state),
 		sweepDone: make(chan struct{}),
 	}
 	p.churn.restore(&cs)
@@ -164,7 +165,6 @@ type partitionSink struct {
 	partition int32
 	state     *enrich.State
 	seen      *idWindow
-	rows      []schemas.Enriched
 
 	// mu guards churn between Write's enrichment and the sweep; sweepMu
 	// keeps two sweeps of the partition (tick and Sweep) apart.
@@ -182,7 +182,22 @@ type partitionSink struct {
 // ClickHouse, so no half-applied state outlives a failed batch.
 func (p *partitionSink) Write(ctx context.Context, b *ingest.Batch) error {
 	c := p.c
-	rows := p.rows[:0]
+	ab := &aggregate.Batch{Topic: b.Topic, Partition: b.Partition, First: b.First, Last: b.Last, Rows: p.enrich(ctx, b)}
+	return retry.Do(ctx, c.cfg.Retry, func(ctx context.Context) error {
+		return c.store.Write(ctx, ab)
+	}, func(attempt int, err error) {
+		c.m.writeRetries.Inc()
+		c.log.Warn("ClickHouse write failed; partition paused until it succeeds",
+			"partition", b.Partition, "first", b.First, "last", b.Last, "attempt", attempt, "err", err)
+	})
+}
+
+// enrich tags b's records in place and returns the rows to store: the
+// records, in offset order, less duplicates and suppressed customers. The
+// rows are b.Records' own memory: a row is the record it was made from, so
+// the only copies are those that close the gaps left by dropped records.
+func (p *partitionSink) enrich(ctx context.Context, b *ingest.Batch) []schemas.Enriched {
+	c := p.c
 	supp, grew := c.supp.current(ctx)
 	if grew {
 		for _, o := range c.openPartitions() {
@@ -194,54 +209,47 @@ func (p *partitionSink) Write(ctx context.Context, b *ingest.Batch) error {
 		}
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if grew {
 		p.forgetSuppressed(supp)
 	}
+	rows := b.Records[:0]
 	for i := range b.Records {
 		r := &b.Records[i]
-		h := xxhash.Sum64String(r.Event.EventID)
-		if p.seen.has(h) {
+		if !p.seen.add(xxhash.Sum64String(r.EventID)) {
 			c.m.duplicates.Inc()
 			continue
 		}
-		p.seen.add(h)
 		if c.cfg.Pseudonymizer != nil {
 			c.cfg.Pseudonymizer.IDs(&r.Event)
 		}
-		if supp.Has(r.Event.UserID, r.Event.AnonymousID) {
+		if supp.Has(r.UserID, r.AnonymousID) {
 			c.supp.dropped.Inc()
 			continue
 		}
-		e := c.jm.Enrich(p.state, &r.Event, r.Source)
+		c.jm.EnrichRow(p.state, r)
 		// Stitching can count an anonymous event under an erased user.
-		if supp.Has(e.CustomerID) {
+		if supp.Has(r.CustomerID) {
 			c.supp.dropped.Inc()
 			continue
 		}
 		if c.cfg.Pseudonymizer != nil {
-			if err := c.cfg.Pseudonymizer.Properties(&e.Event); err != nil {
+			if err := c.cfg.Pseudonymizer.Properties(&r.Event); err != nil {
 				// The validator accepted the JSON, so this is a bug; storing
 				// nothing is safe, storing the original is not.
 				c.log.Error("pseudonymise properties; storing none", "partition", b.Partition, "err", err)
-				e.RawProperties, e.RawTraits = []byte("{}"), []byte("{}")
+				r.RawProperties, r.RawTraits = []byte("{}"), []byte("{}")
 			}
 		}
-		c.m.observe(&e)
-		p.churn.observe(&e)
-		rows = append(rows, e)
+		c.m.observe(r)
+		p.churn.observe(r)
+		if len(rows) != i {
+			rows = append(rows, *r)
+		} else {
+			rows = rows[:i+1]
+		}
 	}
-	p.mu.Unlock()
-	p.rows = rows
-	ab := &aggregate.Batch{Topic: b.Topic, Partition: b.Partition, First: b.First, Last: b.Last, Rows: rows}
-	err := retry.Do(ctx, c.cfg.Retry, func(ctx context.Context) error {
-		return c.store.Write(ctx, ab)
-	}, func(attempt int, err error) {
-		c.m.writeRetries.Inc()
-		c.log.Warn("ClickHouse write failed; partition paused until it succeeds",
-			"partition", b.Partition, "first", b.First, "last", b.Last, "attempt", attempt, "err", err)
-	})
-	clear(p.rows) // the rows hold event maps; let them go between batches
-	return err
+	return rows
 }
 
 // Close stops the partition's sweep and drops its customers from the
@@ -276,9 +284,11 @@ func (w *idWindow) has(h uint64) bool {
 	return ok
 }
 
-func (w *idWindow) add(h uint64) {
+// add remembers h and reports whether it is new: one lookup where has and
+// add would take two.
+func (w *idWindow) add(h uint64) bool {
 	if _, ok := w.set[h]; ok {
-		return
+		return false
 	}
 	if w.full {
 		delete(w.set, w.ring[w.next])
@@ -289,4 +299,5 @@ func (w *idWindow) add(h uint64) {
 	if w.next == len(w.ring) {
 		w.next, w.full = 0, true
 	}
+	return true
 }

@@ -13,7 +13,8 @@
 // thus what its deduplication token matches, are the same.
 //
 // Churn: each partitionSink also keeps a pointer-free churn state of its
-// customers (churn.go), folded in as Write enriches events, and a sweep
+// customers (churn.go), folded in as Write enriches events and held in the
+// partition's enrich.State, which keeps their ids once for both, and a sweep
 // goroutine (sweep.go) that re-scores every customer each sweep interval,
 // publishes per-persona and per-stage counts for /metrics (summed over the
 // open partitions at scrape time by churn_metrics.go) and writes the scores

@@ -12,20 +12,20 @@ type metrics struct {
 	writeRetries  prometheus.Counter
 	restoredLinks prometheus.Counter
 	unmatched     prometheus.Counter
-	// touch is indexed by journey, stage and persona positions in the map so
-	// the hot path never formats or looks up label values.
-	touch    map[touchKey]prometheus.Counter
-	negative prometheus.Counter
-	// negTouch counts negative touchpoints by journey, touchpoint and
-	// persona; keyed like touch, only looked up for negative events.
-	negTouch map[touchKey]prometheus.Counter
+	negative      prometheus.Counter
+	// stage and negTouch are the series of journeys_stage_events_total and
+	// journeys_negative_touchpoint_events_total that an event counts in, at
+	// touchpoint index × personas + persona index + 1 (the default persona
+	// first), resolved once so that the hot path neither formats nor hashes
+	// label values. negTouch is nil for touchpoints that are not negative.
+	stage    []prometheus.Counter
+	negTouch []prometheus.Counter
+	personas int
 
 	sweepDuration prometheus.Histogram
 	scoresWritten prometheus.Counter
 	evicted       prometheus.Counter
 }
-
-type touchKey struct{ journey, stage, persona string }
 
 func newMetrics(reg prometheus.Registerer, jm *enrich.Map) *metrics {
 	m := &metrics{
@@ -49,8 +49,6 @@ func newMetrics(reg prometheus.Registerer, jm *enrich.Map) *metrics {
 			Name: "journeys_collector_negative_touchpoint_events_total",
 			Help: "Events tagged to a negative touchpoint (churn signal).",
 		}),
-		touch:    map[touchKey]prometheus.Counter{},
-		negTouch: map[touchKey]prometheus.Counter{},
 		sweepDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "journeys_churn_sweep_duration_seconds",
 			Help:    "Time to re-score one partition's customers and write the changed scores to ClickHouse.",
@@ -77,20 +75,26 @@ func newMetrics(reg prometheus.Registerer, jm *enrich.Map) *metrics {
 	for _, p := range jm.Personas() {
 		personas = append(personas, p.Name)
 	}
+	m.personas = len(personas)
 	// Every label value comes from the journey map, so the series count is
-	// journeys × stages × personas, whatever the events contain.
+	// journeys × stages × personas, whatever the events contain. Touchpoints
+	// come in file order, the order of Enriched.TouchpointIndex.
 	for _, j := range jm.Journeys() {
 		for _, s := range j.Stages {
-			for _, p := range personas {
-				k := touchKey{j.Name, s.Name, p}
-				m.touch[k] = touchVec.WithLabelValues(j.Name, s.Name, p)
+			// Created even for a stage without touchpoints: a series at
+			// zero, not a gap.
+			stage := make([]prometheus.Counter, len(personas))
+			for i, p := range personas {
+				stage[i] = touchVec.WithLabelValues(j.Name, s.Name, p)
 			}
 			for _, tp := range s.Touchpoints {
-				if !tp.Negative {
-					continue
-				}
+				m.stage = append(m.stage, stage...)
 				for _, p := range personas {
-					m.negTouch[touchKey{j.Name, tp.Name, p}] = negVec.WithLabelValues(j.Name, tp.Name, p)
+					var c prometheus.Counter
+					if tp.Negative {
+						c = negVec.WithLabelValues(j.Name, tp.Name, p)
+					}
+					m.negTouch = append(m.negTouch, c)
 				}
 			}
 		}
@@ -101,17 +105,14 @@ func newMetrics(reg prometheus.Registerer, jm *enrich.Map) *metrics {
 }
 
 func (m *metrics) observe(e *schemas.Enriched) {
-	if e.Journey == "" {
+	if e.TouchpointIndex < 0 {
 		m.unmatched.Inc()
 		return
 	}
+	i := int(e.TouchpointIndex)*m.personas + int(e.PersonaIndex) + 1
 	if e.Negative {
 		m.negative.Inc()
-		if c, ok := m.negTouch[touchKey{e.Journey, e.Touchpoint, e.Persona}]; ok {
-			c.Inc()
-		}
+		m.negTouch[i].Inc()
 	}
-	if c, ok := m.touch[touchKey{e.Journey, e.Stage, e.Persona}]; ok {
-		c.Inc()
-	}
+	m.stage[i].Inc()
 }

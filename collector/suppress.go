@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/journeys-analytics/journeys/privacy"
@@ -102,17 +101,16 @@ func (t *churnTable) removeIf(match func(id []byte) bool) {
 }
 
 // removeAt forgets customer i by moving the last customer into its slot, so
-// the slice stays dense; its id bytes become arena garbage until compaction.
+// the slice stays dense, and releases it in the State, which forgets its id
+// unless enrichment still needs it.
 func (t *churnTable) removeAt(i int) {
 	nj := len(t.m.journeys)
-	c := &t.cust[i]
-	delete(t.index, xxhash.Sum64(t.id(c)))
-	t.garbage += int(c.idLen)
+	t.st.Release(t.cust[i].ref)
 	last := len(t.cust) - 1
 	if i != last {
 		t.cust[i] = t.cust[last]
 		copy(t.stages[i*nj:(i+1)*nj], t.stages[last*nj:(last+1)*nj])
-		t.index[xxhash.Sum64(t.id(&t.cust[i]))] = uint32(i)
+		t.st.SetValue(t.cust[i].ref, uint32(i)+1)
 	}
 	t.cust = t.cust[:last]
 	t.stages = t.stages[:last*nj]

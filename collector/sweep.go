@@ -5,8 +5,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
-
 	"github.com/journeys-analytics/journeys/aggregate"
 	"github.com/journeys-analytics/journeys/internal/retry"
 )
@@ -135,7 +133,7 @@ func (p *partitionSink) sweep(ctx context.Context) error {
 			p.mu.Lock()
 			for k := range rows {
 				// Customers may have been evicted or moved meanwhile.
-				if i, ok := t.index[xxhash.Sum64String(rows[k].CustomerID)]; ok {
+				if i, ok := t.find(rows[k].CustomerID); ok {
 					t.cust[i].lastRisk, t.cust[i].lastBand = pending[k].risk, pending[k].band+1
 				}
 			}

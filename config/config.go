@@ -242,7 +242,7 @@ func Default() *Config {
 			GroupID:           "journeys",
 			DeadLetterTopic:   "journeys.events.dlq",
 			ClientID:          "journeys",
-			MinBytes:          1,
+			MinBytes:          64 << 10,
 			MaxBytes:          8 * mib,
 			MaxWait:           250 * time.Millisecond,
 			QueueCapacity:     10000,

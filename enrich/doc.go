@@ -18,7 +18,11 @@
 // A State is the memory of one Kafka partition: which anonymous ids are
 // linked to which user ids, and which persona each customer has. It is not
 // safe for concurrent use; the partition's consumer owns it, and rebuilds it
-// with RestoreLink and RestorePersona when it takes the partition over.
+// with RestoreLink and RestorePersona when it takes the partition over. It
+// is also the partition's table of customers: a caller can Hold customers in
+// it to keep state of its own for them without storing their ids again (the
+// collector keeps its churn state so). Holding and releasing customers
+// changes no enrichment.
 //
 // # Rules for one event, in this order
 //

@@ -1,8 +1,6 @@
 package enrich
 
 import (
-	"strings"
-
 	"github.com/journeys-analytics/journeys/schemas"
 )
 
@@ -12,6 +10,16 @@ import (
 // panics otherwise, as that is a programming error that would silently
 // mislabel personas.
 func (m *Map) Enrich(s *State, ev *schemas.Event, src schemas.Source) schemas.Enriched {
+	out := schemas.Enriched{Event: *ev, Source: src}
+	m.EnrichRow(s, &out)
+	return out
+}
+
+// EnrichRow is Enrich in place: e's Event and Source are the input, and
+// every other field of e is set. A row of several hundred bytes is thus
+// written once, where it will be stored, rather than copied per event.
+func (m *Map) EnrichRow(s *State, e *schemas.Enriched) {
+	ev := &e.Event
 	if s.m != m {
 		// Persona indexes would silently mean other personas.
 		panic("enrich: State used with a Map other than the one it was made for")
@@ -21,40 +29,38 @@ func (m *Map) Enrich(s *State, ev *schemas.Event, src schemas.Source) schemas.En
 
 	// 1. The customer, resolved before this event's own link: an identify
 	// event carries its user id anyway.
-	customer := s.customer(ev.UserID, ev.AnonymousID)
+	customer, rec := s.customer(ev.UserID, ev.AnonymousID)
 
-	// 2. Identity stitching.
+	// 2. Identity stitching. The customer is the user, whom a new link
+	// stores.
 	if ev.Type == schemas.TypeIdentify && ev.AnonymousID != "" && ev.UserID != "" {
-		s.link(ev.AnonymousID, ev.UserID)
+		if u, ok := s.link(ev.AnonymousID, ev.UserID); ok {
+			rec = int(u)
+		}
 	}
 
 	// 3. Persona: only rules of higher priority than the current persona
 	// can change it, so an assigned customer runs fewer rules.
-	current, assigned := s.personas[customer]
+	current, assigned := s.persona(rec)
 	limit := len(m.personas)
 	if assigned {
 		limit = int(current)
 	}
 	for i := range limit {
 		if r := m.personas[i].rule; r != nil && m.eval(s, ev, r) {
-			// Clone: the map may keep the key of this assignment, and
-			// the id may point into a large decoded message.
-			s.personas[strings.Clone(customer)] = uint8(i)
+			s.assign(rec, customer, uint8(i))
 			current, assigned = uint8(i), true
 			break
 		}
 	}
 
-	out := schemas.Enriched{
-		Event:      *ev,
-		Source:     src,
-		CustomerID: customer,
-		Persona:    m.defaultPersona,
-		MapVersion: m.version,
-	}
+	e.CustomerID, e.MapVersion = customer, m.version
+	e.Persona, e.PersonaIndex = m.defaultPersona, -1
 	if assigned {
-		out.Persona = m.personas[current].def.Name
+		e.Persona, e.PersonaIndex = m.personas[current].def.Name, int32(current)
 	}
+	e.Journey, e.Stage, e.StageIndex, e.Touchpoint, e.Negative = "", "", 0, "", false
+	e.JourneyIndex, e.TouchpointIndex = -1, -1
 
 	// 4. Touchpoint: the first match in file order among the candidates
 	// for this event name.
@@ -70,14 +76,13 @@ func (m *Map) Enrich(s *State, ev *schemas.Event, src schemas.Source) schemas.En
 		if t.rule != nil && !m.eval(s, ev, t.rule) {
 			continue
 		}
-		out.Journey = t.journey
-		out.Stage = t.stage
-		out.StageIndex = t.stageIndex
-		out.Touchpoint = t.name
-		out.Negative = t.negative
+		e.Journey, e.JourneyIndex = t.journey, t.journeyIndex
+		e.Stage = t.stage
+		e.StageIndex = t.stageIndex
+		e.Touchpoint, e.TouchpointIndex = t.name, i
+		e.Negative = t.negative
 		break
 	}
-	return out
 }
 
 // eval runs r on ev, filling the rule environment on first use so that

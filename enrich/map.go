@@ -41,13 +41,14 @@ type persona struct {
 }
 
 type touchpoint struct {
-	journey    string
-	stage      string
-	stageIndex uint8
-	name       string
-	negative   bool
-	typ        string // "" matches any type
-	rule       *rule  // nil when the touchpoint has no when rule
+	journey      string
+	journeyIndex int32 // in journeys
+	stage        string
+	stageIndex   uint8
+	name         string
+	negative     bool
+	typ          string // "" matches any type
+	rule         *rule  // nil when the touchpoint has no when rule
 }
 
 // PersonaDef describes a persona of the map.
@@ -124,20 +125,21 @@ func Parse(data []byte, source string) (*Map, error) {
 	// priorities that are reported as problems.
 	slices.SortStableFunc(m.personas, func(a, b persona) int { return cmp.Compare(b.def.Priority, a.def.Priority) })
 
-	for _, jf := range mf.journeys {
+	for ji, jf := range mf.journeys {
 		jd := JourneyDef{Name: jf.name, Description: jf.description, ConversionWindow: jf.conversionWindow}
 		for si, sf := range jf.stages {
 			sd := StageDef{Name: sf.name, Index: si}
 			for _, tf := range sf.touchpoints {
 				sd.Touchpoints = append(sd.Touchpoints, TouchpointDef{Name: tf.name, Negative: tf.negative})
 				m.touchpoints = append(m.touchpoints, touchpoint{
-					journey:    jf.name,
-					stage:      sf.name,
-					stageIndex: uint8(min(si, maxStages)),
-					name:       tf.name,
-					negative:   tf.negative,
-					typ:        tf.typ,
-					rule:       compileRule("touchpoint", tf.name, tf.path+".when", tf.when, tf.whenLine),
+					journey:      jf.name,
+					journeyIndex: int32(ji),
+					stage:        sf.name,
+					stageIndex:   uint8(min(si, maxStages)),
+					name:         tf.name,
+					negative:     tf.negative,
+					typ:          tf.typ,
+					rule:         compileRule("touchpoint", tf.name, tf.path+".when", tf.when, tf.whenLine),
 				})
 			}
 			jd.Stages = append(jd.Stages, sd)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,9 +23,12 @@ type partition struct {
 
 	resume Resume
 	// carry is a message fetched while a batch had to be cut just before it
-	// (the start of a pending range); it opens the next batch.
-	carry *kafka.Message
-	lag   prometheus.Gauge
+	// (the start of a pending range); it opens the next batch. A value, not
+	// a pointer: taking the address of the fetched message would move every
+	// message to the heap.
+	carry    kafka.Message
+	hasCarry bool
+	lag      prometheus.Gauge
 	// committed is the last offset this member committed, for the log line
 	// that says where the next owner will start.
 	committed int64
@@ -50,7 +54,10 @@ func (b *batch) reset() {
 	if b.cancel != nil {
 		b.cancel()
 	}
-	clear(b.records) // drop references to event maps for the GC
+	// Drop references to event maps and message bytes for the GC: an idle
+	// partition must not keep its last batch alive.
+	clear(b.records)
+	clear(b.dead)
 	*b = batch{records: b.records[:0], dead: b.dead[:0]}
 }
 
@@ -97,7 +104,7 @@ func (p *partition) run(runCtx, genCtx context.Context) error {
 		Brokers:       c.cfg.Brokers,
 		Topic:         c.cfg.Topic,
 		Partition:     int(p.id),
-		Dialer:        c.cfg.Dialer,
+		Dialer:        c.dialer,
 		MinBytes:      c.cfg.MinBytes,
 		MaxBytes:      c.cfg.MaxBytes,
 		MaxWait:       c.cfg.MaxWait,
@@ -146,8 +153,8 @@ func (p *partition) fill(ctx context.Context, r *kafka.Reader, b *batch) (bool, 
 	c := p.c
 	for {
 		var m kafka.Message
-		if p.carry != nil {
-			m, p.carry = *p.carry, nil
+		if p.hasCarry {
+			m, p.carry, p.hasCarry = p.carry, kafka.Message{}, false
 		} else {
 			fctx := ctx
 			if b.deadline != nil {
@@ -182,7 +189,7 @@ func (p *partition) fill(ctx context.Context, r *kafka.Reader, b *batch) (bool, 
 		if pr, ok := p.nextPending(m.Offset); ok && !b.pinned {
 			if b.n > 0 {
 				// Cut here so the pending range starts a batch of its own.
-				p.carry = &m
+				p.carry, p.hasCarry = m, true
 				return true, nil
 			}
 			b.pinned, b.pinnedLast = true, pr.Last
@@ -247,7 +254,15 @@ func (p *partition) add(b *batch, m *kafka.Message) {
 		return
 	}
 	p.c.m.valid.Inc()
-	b.records = append(b.records, Record{Event: ev, Source: src})
+	if len(b.records) == cap(b.records) {
+		// The partition's first record: room for a whole batch, once, as
+		// regrowing a buffer of megabytes costs more than filling it. (Only
+		// a pending range cut under a larger BatchMaxRows needs more.)
+		b.records = slices.Grow(b.records, max(p.c.cfg.BatchMaxRows-len(b.records), 1))
+	}
+	b.records = b.records[:len(b.records)+1]
+	r := &b.records[len(b.records)-1]
+	r.Event, r.Source = ev, src
 }
 
 // flush makes the batch durable and commits past it: dead letters first, then

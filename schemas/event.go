@@ -109,4 +109,15 @@ type Enriched struct {
 
 	// MapVersion is "name@sha256-prefix" of the journey map that tagged the event.
 	MapVersion string
+
+	// JourneyIndex, TouchpointIndex and PersonaIndex are the positions of
+	// Journey, Touchpoint and Persona in that journey map, so that per-event
+	// bookkeeping indexes slices instead of hashing names. They are not
+	// stored. JourneyIndex indexes the map's journeys and TouchpointIndex its
+	// touchpoints in file order, both -1 when no touchpoint matched;
+	// PersonaIndex indexes its personas by priority, -1 for the default
+	// persona.
+	JourneyIndex    int32
+	TouchpointIndex int32
+	PersonaIndex    int32
 }

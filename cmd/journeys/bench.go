@@ -25,10 +25,12 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/spf13/cobra"
 
+	"github.com/journeys-analytics/journeys/collector"
 	"github.com/journeys-analytics/journeys/config"
 	"github.com/journeys-analytics/journeys/enrich"
 	"github.com/journeys-analytics/journeys/internal/devbroker"
 	"github.com/journeys-analytics/journeys/internal/gen"
+	"github.com/journeys-analytics/journeys/schemas"
 )
 
 // benchMaxEventBytes is schema.max_event_bytes and the generator's limit in
@@ -713,28 +715,51 @@ func runFloor(ctx context.Context, exe string, brokers []string, chAddr string, 
 	return res, nil
 }
 
-// benchStateBytes measures the heap that enrichment's per-partition state
-// holds per tracked customer: n customers, each an anonymous visitor linked
-// to a user id (an identify) and given a non-default persona, restored the
-// way a partition takeover restores them. Ids are shaped like the
-// generator's.
+// benchStateBytes measures the heap that one partition's per-customer
+// state takes per customer at n customers: the enrich.State and the churn
+// state together, as the collector keeps them (collector.Customers), built
+// by enriching each customer's events with the bench's journey map. Each
+// customer is an anonymous visitor identified as a user (one identity
+// link), given a persona by its campaign, then reaching stages of both
+// journeys of the deploy map: four events. Ids are
+// shaped like the generator's: a 36-byte UUID anonymous id, of which links
+// keep a 64-bit hash, and a 20-byte user id, stored once. The partition's
+// fixed costs (the map, the window of recent event ids) are not per
+// customer and are not counted.
 func benchStateBytes(jm *enrich.Map, n int) (float64, string) {
-	personas := jm.Personas()
+	// Campaigns and events of the deploy map's persona rules and
+	// touchpoints; with another map some may match nothing, and the line
+	// says how many customers then have a persona.
+	campaigns := []schemas.Campaign{{Source: "linkedin"}, {Medium: "cpc"}, {Source: "github"}}
+	events := []string{"Trial Started", "Signed Up", "Feature Used"}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	st := enrich.NewState(jm)
+	cs := collector.NewCustomers(churnConfig(config.Default(), func() time.Time { return base }), jm)
+	var ev schemas.Event
 	for i := range n {
-		anon := fmt.Sprintf("anon-%016x", uint64(i)*0x9e3779b97f4a7c15)
-		user := fmt.Sprintf("user-%08d", i)
-		st.RestoreLink(anon, user)
-		st.RestorePersona(user, personas[i%len(personas)].Name)
+		at := base.Add(time.Duration(i) * time.Millisecond)
+		ev = schemas.Event{
+			Type:        schemas.TypeIdentify,
+			UserID:      fmt.Sprintf("usr_%016x", uint64(i)*0x9e3779b97f4a7c15),
+			AnonymousID: fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", uint32(i), i>>16&0xffff, i&0xfff, i>>4&0xfff, uint64(i)*0x9e3779b97f4a7c15>>16),
+			Timestamp:   at,
+		}
+		ev.Context.Campaign = campaigns[i%len(campaigns)]
+		cs.Add(&ev)
+		user := ev.UserID
+		for k, name := range events {
+			ev = schemas.Event{Type: schemas.TypeTrack, Event: name, UserID: user, Timestamp: at.Add(time.Duration(k+1) * time.Hour)}
+			cs.Add(&ev)
+		}
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	links, customers := st.Len()
-	runtime.KeepAlive(st)
-	what := fmt.Sprintf("enrich.State heap: %d identity links + %d personas", links, customers)
+	tracked, links, personas, stored := cs.Len()
+	runtime.KeepAlive(cs)
+	what := fmt.Sprintf("identity links, personas and churn state: %d links, %d personas, %d tracked, %d ids stored, %d events each",
+		links, personas, tracked, stored, 1+len(events))
 	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n), what
 }
 

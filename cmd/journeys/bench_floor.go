@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/journeys-analytics/journeys/config"
+	"github.com/journeys-analytics/journeys/ingest"
 )
 
 // newBenchFloorCmd is the floor of `journeys bench`: the least a Kafka to
@@ -71,6 +72,9 @@ func newBenchFloorCmd() *cobra.Command {
 				MaxWait:       def.Kafka.MaxWait,
 				QueueCapacity: def.Kafka.QueueCapacity,
 				StartOffset:   kafka.FirstOffset,
+				// The collector's partition readers' connections, so that
+				// the ratio compares the work, not the socket reads.
+				Dialer: ingest.ReaderDialer(nil),
 			})
 			defer r.Close()
 			fmt.Fprintln(cmd.OutOrStdout(), "ready")
