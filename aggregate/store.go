@@ -106,6 +106,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Regi
 		Auth:         clickhouse.Auth{Username: cfg.Username, Password: cfg.Password},
 		DialTimeout:  cfg.DialTimeout,
 		MaxOpenConns: cfg.MaxOpenConns,
+		// Every open connection may stay idle: the driver's default keeps 5,
+		// and closing the others throws away their encode buffers (each
+		// grown to a batch's size) only to dial and grow new ones for the
+		// next insert of a busy partition.
+		MaxIdleConns: cfg.MaxOpenConns,
 		Compression:  &clickhouse.Compression{Method: compressionMethod(cfg.Compression)},
 	}
 	if cfg.Protocol == "http" {
