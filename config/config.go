@@ -263,7 +263,7 @@ func Default() *Config {
 		},
 		Batch: Batch{
 			MaxRows:      20000,
-			MaxWait:      time.Second,
+			MaxWait:      500 * time.Millisecond,
 			MaxBytes:     16 * mib,
 			RetryInitial: 100 * time.Millisecond,
 			RetryMax:     30 * time.Second,

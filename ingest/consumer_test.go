@@ -326,3 +326,64 @@ func TestTwoMembersShareTheTopic(t *testing.T) {
 		t.Fatal("no member got any batch")
 	}
 }
+
+// TestBacklogBatchesAreCutBySize: while the broker already holds enough
+// messages to fill a batch, batch.max_wait does not cut it (a backlog is
+// caught up fastest in full batches); once caught up, it does.
+func TestBacklogBatchesAreCutBySize(t *testing.T) {
+	brokers := testenv.Kafka(t, 1, topic, dlq)
+	all, _ := values(2000, 0)
+	produce(t, brokers, all...)
+	cfg := testConfig(brokers)
+	cfg.BatchMaxRows = 500
+	// So short that, were it applied during the backlog, almost every
+	// batch would be cut before it is full.
+	cfg.BatchMaxWait = time.Millisecond
+	sink := newRecordingSink()
+	// A decoder slow enough that filling a batch takes far longer than
+	// max_wait, as decoding a real backlog does.
+	c, err := New(cfg, quiet(), prometheus.NewRegistry(), slowDecoder{time.Millisecond / 10}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	waitFor(t, "backlog committed", func() bool { return committed(t, brokers, 1) == int64(len(all)) })
+	// Caught up: a few more messages must be written by time, well short of
+	// the row limit, or this would wait forever.
+	produce(t, brokers, "ok:late-1", "ok:late-2", "ok:late-3")
+	waitFor(t, "late messages committed", func() bool { return committed(t, brokers, 1) == int64(len(all)+3) })
+	stop()
+
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	bs := sink.batches[0]
+	var backlog []Batch
+	for _, b := range bs {
+		if b.Last < int64(len(all)) {
+			backlog = append(backlog, b)
+		}
+	}
+	if len(backlog) != 4 {
+		t.Errorf("backlog of 2000 written in %d batches, want 4 of 500", len(backlog))
+	}
+	for _, b := range backlog {
+		if n := b.Last - b.First + 1; n != 500 {
+			t.Errorf("backlog batch %d-%d has %d messages, want 500", b.First, b.Last, n)
+		}
+	}
+}
+
+type slowDecoder struct{ per time.Duration }
+
+func (d slowDecoder) Decode(raw []byte, at time.Time) (schemas.Event, *schemas.Invalid) {
+	time.Sleep(d.per)
+	return prefixDecoder{}.Decode(raw, at)
+}
