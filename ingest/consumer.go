@@ -54,8 +54,11 @@ type Config struct {
 // Decoder turns raw message bytes into a valid event or a typed rejection.
 // receivedAt is the Kafka record time, so that decoding is a pure function of
 // the record and replays decide exactly as the first pass did.
+//
+// raw is handed over: ingest never modifies or reuses it (kafka-go allocates
+// every message's value), so the event may point into it rather than copy.
 type Decoder interface {
-	Decode(raw []byte, receivedAt time.Time) (schemas.Event, *schemas.Invalid)
+	DecodeOwned(raw []byte, receivedAt time.Time) (schemas.Event, *schemas.Invalid)
 }
 
 // Record is a valid event and where it came from: ingest sets its Event and

@@ -28,7 +28,7 @@ const (
 // these tests exercise ingest's contract without depending on the schema.
 type prefixDecoder struct{}
 
-func (prefixDecoder) Decode(raw []byte, at time.Time) (schemas.Event, *schemas.Invalid) {
+func (prefixDecoder) DecodeOwned(raw []byte, at time.Time) (schemas.Event, *schemas.Invalid) {
 	if s := string(raw); strings.HasPrefix(s, "ok:") {
 		return schemas.Event{EventID: s[3:], Timestamp: at}, nil
 	}
@@ -383,7 +383,7 @@ func TestBacklogBatchesAreCutBySize(t *testing.T) {
 
 type slowDecoder struct{ per time.Duration }
 
-func (d slowDecoder) Decode(raw []byte, at time.Time) (schemas.Event, *schemas.Invalid) {
+func (d slowDecoder) DecodeOwned(raw []byte, at time.Time) (schemas.Event, *schemas.Invalid) {
 	time.Sleep(d.per)
-	return prefixDecoder{}.Decode(raw, at)
+	return prefixDecoder{}.DecodeOwned(raw, at)
 }

@@ -247,7 +247,7 @@ func (p *partition) add(b *batch, m *kafka.Message) {
 	b.n++
 	b.bytes += len(m.Value)
 	src := schemas.Source{Topic: m.Topic, Partition: p.id, Offset: m.Offset}
-	ev, invalid := p.c.decoder.Decode(m.Value, m.Time)
+	ev, invalid := p.c.decoder.DecodeOwned(m.Value, m.Time)
 	if invalid != nil {
 		b.dead = append(b.dead, DeadLetter{
 			Reason:        invalid.Reason,

@@ -16,7 +16,9 @@ import (
 // the batch's memory), not the decoder.
 type readyDecoder struct{ ev schemas.Event }
 
-func (d readyDecoder) Decode([]byte, time.Time) (schemas.Event, *schemas.Invalid) { return d.ev, nil }
+func (d readyDecoder) DecodeOwned([]byte, time.Time) (schemas.Event, *schemas.Invalid) {
+	return d.ev, nil
+}
 
 func benchEvent() schemas.Event {
 	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)

@@ -57,6 +57,9 @@ type extracted struct {
 	hasTimestamp, hasSentAt bool
 	// JSON text of the top-level properties and traits, nil when absent.
 	rawProperties, rawTraits []byte
+	// owned: rawProperties and rawTraits may be kept as they are, the
+	// caller having handed the message over (DecodeOwned).
+	owned bool
 }
 
 // finish completes e from x: the page-name fallback, the receive time, the
@@ -71,6 +74,10 @@ func (v *Validator) finish(e *Event, x *extracted, receivedAt time.Time) *Invali
 	}
 	if inv := v.setTimes(e, x, recv); inv != nil {
 		return inv
+	}
+	if x.owned {
+		e.RawProperties, e.RawTraits = ownedObject(x.rawProperties), ownedObject(x.rawTraits)
+		return nil
 	}
 	e.RawProperties, e.RawTraits = rawObjects(x.rawProperties, x.rawTraits)
 	return nil
@@ -209,6 +216,16 @@ func rawObjects(p, t []byte) (rawProps, rawTraits []byte) {
 	// Full slice expressions, so that appending to one cannot overwrite the
 	// other.
 	return buf[:len(p):len(p)], buf[len(p):]
+}
+
+// ownedObject is rawObjects for a raw message the caller handed over: the
+// object's text is used in place, capacity cut so that an append cannot
+// write into the rest of the message.
+func ownedObject(b []byte) []byte {
+	if b == nil {
+		return []byte("{}")
+	}
+	return b[:len(b):len(b)]
 }
 
 func marshalObject(m map[string]any) []byte {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/go-faster/jx"
 )
@@ -21,10 +22,14 @@ import (
 // code or this runtime is not certain of that, it returns false and leaves
 // the event, rejections included, to the reference decoder. So a gap here
 // costs time, never a different answer.
-func (v *Validator) decodeFast(raw []byte, receivedAt time.Time, e *Event) bool {
+//
+// owned says the caller hands raw over (DecodeOwned): strings and raw
+// objects may then alias it.
+func (v *Validator) decodeFast(raw []byte, receivedAt time.Time, e *Event, owned bool) bool {
 	var p fastParser
-	p.reset(raw, v.limits.MaxDepth)
+	p.reset(raw, v.limits.MaxDepth, owned)
 	var x extracted
+	x.owned = owned
 	if !acceptV1(&p, e, &x) || !p.atEnd() || v.finish(e, &x, receivedAt) != nil {
 		*e = Event{}
 		return false
@@ -54,15 +59,21 @@ type fastParser struct {
 	raw []byte
 	// s is the one copy of raw that the Event's strings share: every string
 	// read without escapes is a substring of it, so an event costs one
-	// string allocation however many fields it has.
-	s string
+	// string allocation however many fields it has. When the caller handed
+	// raw over (owned), s is raw itself and costs nothing.
+	s     string
+	owned bool
 
 	depth, maxDepth int
 }
 
-func (p *fastParser) reset(raw []byte, maxDepth int) {
-	p.raw = raw
-	p.s = string(raw)
+func (p *fastParser) reset(raw []byte, maxDepth int, owned bool) {
+	p.raw, p.owned = raw, owned
+	if owned && len(raw) > 0 {
+		p.s = unsafe.String(unsafe.SliceData(raw), len(raw))
+	} else {
+		p.s = string(raw)
+	}
 	p.d.ResetBytes(raw)
 	p.depth, p.maxDepth = 0, maxDepth
 }
@@ -146,7 +157,22 @@ func (p *fastParser) freeObject() (map[string]any, []byte, bool) {
 	if err != nil {
 		return nil, nil, false
 	}
-	return m, trimSpace(text), true
+	text = trimSpace(text)
+	if p.owned && !p.inRaw(text) {
+		// The event keeps the text as it is only if it is raw's own.
+		text = bytes.Clone(text)
+	}
+	return m, text, true
+}
+
+// inRaw reports whether b is a slice of raw, by the same capacity and
+// address reasoning as text.
+func (p *fastParser) inRaw(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	off := cap(p.raw) - cap(b)
+	return off >= 0 && off <= len(p.raw)-len(b) && &p.raw[off] == &b[0]
 }
 
 // object reads an object value into a map; of duplicate keys the last wins.

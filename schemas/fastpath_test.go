@@ -20,8 +20,14 @@ func checkFastPath(t testing.TB, v *Validator, raw []byte, at time.Time) bool {
 	if v.precheck(raw) != nil {
 		return false
 	}
-	var fast Event
-	ok := v.decodeFast(raw, at, &fast)
+	var fast, owned Event
+	ok := v.decodeFast(raw, at, &fast, false)
+	// The owned variant over its own copy, as DecodeOwned is used.
+	okOwned := v.decodeFast(append([]byte(nil), raw...), at, &owned, true)
+	if okOwned != ok || !reflect.DeepEqual(owned, fast) {
+		t.Errorf("owned fast path differs on %s: accepted %v vs %v\nowned: %#v\n copy: %#v",
+			truncate(string(raw), 300), okOwned, ok, owned, fast)
+	}
 	ref, inv := v.decodeReference(raw, at)
 	switch {
 	case !ok:
