@@ -90,6 +90,19 @@ func newChurnModel(cfg ChurnConfig, jm *enrich.Map) *churnModel {
 	return m
 }
 
+// personaOf converts an enriched event's PersonaIndex, which numbers the
+// map's personas from 0 and the default -1, to the model's numbering, one
+// place on. An index the map does not have, which only a bug could
+// produce, is the default persona, as an unknown name is when restoring.
+func (m *churnModel) personaOf(index int32) uint8 {
+	if index < 0 || int(index)+1 >= len(m.personas) {
+		return 0
+	}
+	return uint8(index + 1)
+}
+
+// personaIndex and journeyIndex find names, for state restored from
+// ClickHouse; events carry indexes.
 func (m *churnModel) personaIndex(name string) uint8 {
 	for i := 1; i < len(m.personas); i++ {
 		if m.personas[i] == name {
@@ -282,7 +295,7 @@ func (t *churnTable) observe(e *schemas.Enriched) {
 	i := t.lookup(e.CustomerID)
 	c := &t.cust[i]
 	ts := unixSeconds(e.Timestamp)
-	c.persona = m.personaIndex(e.Persona)
+	c.persona = m.personaOf(e.PersonaIndex)
 	neg := float32(0)
 	if e.Negative {
 		neg = 1
@@ -310,11 +323,8 @@ func (t *churnTable) observe(e *schemas.Enriched) {
 	if c.events < math.MaxUint32 {
 		c.events++
 	}
-	if e.Journey == "" {
-		return
-	}
-	j := m.journeyIndex(e.Journey)
-	if j < 0 {
+	j := int(e.JourneyIndex)
+	if j < 0 || j >= len(m.journeys) {
 		return
 	}
 	slot := &t.stages[int(i)*len(m.journeys)+j]

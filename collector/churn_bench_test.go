@@ -68,6 +68,7 @@ func BenchmarkChurnSweep(b *testing.B) {
 	now := t0
 	jm := testMap(b)
 	tb := newChurnTable(newChurnModel(testChurnConfig(&now), jm), enrich.NewState(jm))
+	ev := tagger(jm)
 	for i := range n {
 		tb.observe(ev(fmt.Sprintf("user-%011d", i), "beta", "life", i%3, false, t0.Add(time.Duration(i)*time.Second)))
 	}
@@ -91,6 +92,7 @@ func BenchmarkChurnObserve(b *testing.B) {
 	now := t0
 	jm := testMap(b)
 	tb := newChurnTable(newChurnModel(testChurnConfig(&now), jm), enrich.NewState(jm))
+	ev := tagger(jm)
 	events := make([]*schemas.Enriched, n)
 	for i := range events {
 		events[i] = ev(fmt.Sprintf("user-%011d", i), "beta", "life", i%3, i%50 == 0, t0.Add(time.Duration(i)*time.Second))

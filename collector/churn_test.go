@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"testing"
@@ -82,7 +83,9 @@ func testChurnConfig(now *time.Time) ChurnConfig {
 	}
 }
 
-func newTestTable(t testing.TB, mutate func(*ChurnConfig)) *churnTable {
+// newTestTable returns an empty churn table over the test map, and the
+// maker of the events it observes.
+func newTestTable(t testing.TB, mutate func(*ChurnConfig)) (*churnTable, eventMaker) {
 	t.Helper()
 	now := t0
 	cfg := testChurnConfig(&now)
@@ -90,17 +93,41 @@ func newTestTable(t testing.TB, mutate func(*ChurnConfig)) *churnTable {
 		mutate(&cfg)
 	}
 	jm := testMap(t)
-	return newChurnTable(newChurnModel(cfg, jm), enrich.NewState(jm))
+	return newChurnTable(newChurnModel(cfg, jm), enrich.NewState(jm)), tagger(jm)
 }
 
-// ev is an enriched event as the enricher would tag it; journey "" for none.
-func ev(id, persona, journey string, stage int, negative bool, at time.Time) *schemas.Enriched {
-	e := &schemas.Enriched{CustomerID: id, Persona: persona, Journey: journey, Negative: negative}
-	e.Timestamp = at
-	if stage >= 0 {
-		e.StageIndex = uint8(stage)
+// eventMaker returns an enriched event as the enricher would tag it;
+// journey "" and stage < 0 for none.
+type eventMaker func(id, persona, journey string, stage int, negative bool, at time.Time) *schemas.Enriched
+
+// tagger returns the eventMaker of jm: it sets the persona and journey
+// indexes from the names as jm numbers them, as EnrichRow does, so that
+// the events observed in tests cannot drift from what Write observes. A
+// name jm does not have is a mistake of the test and panics.
+func tagger(jm *enrich.Map) eventMaker {
+	personas, journeys := jm.Personas(), jm.Journeys()
+	return func(id, persona, journey string, stage int, negative bool, at time.Time) *schemas.Enriched {
+		e := &schemas.Enriched{CustomerID: id, Persona: persona, Journey: journey, Negative: negative,
+			PersonaIndex: -1, JourneyIndex: -1, TouchpointIndex: -1}
+		e.Timestamp = at
+		if stage >= 0 {
+			e.StageIndex = uint8(stage)
+		}
+		for i := range personas {
+			if personas[i].Name == persona {
+				e.PersonaIndex = int32(i)
+			}
+		}
+		for i := range journeys {
+			if journeys[i].Name == journey {
+				e.JourneyIndex = int32(i)
+			}
+		}
+		if (e.PersonaIndex < 0 && persona != "" && persona != jm.DefaultPersona()) || (e.JourneyIndex < 0 && journey != "") {
+			panic(fmt.Sprintf("the test map has no persona %q or no journey %q", persona, journey))
+		}
+		return e
 	}
-	return e
 }
 
 func scoreOf(t *churnTable, id string, at time.Time) factors {
@@ -119,7 +146,7 @@ func posOf(t *churnTable, id string) uint32 {
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
 
 func TestChurnInactivityGrowsWithIdleTime(t *testing.T) {
-	tb := newTestTable(t, nil)
+	tb, ev := newTestTable(t, nil)
 	tb.observe(ev("c", "nobody", "", -1, false, t0))
 	prev := factors{}
 	for h := 0; h <= 60*24; h += 6 {
@@ -145,7 +172,7 @@ func TestChurnInactivityGrowsWithIdleTime(t *testing.T) {
 }
 
 func TestChurnLearnsTypicalGapPerPersona(t *testing.T) {
-	tb := newTestTable(t, nil)
+	tb, ev := newTestTable(t, nil)
 	alpha := tb.m.personaIndex("alpha")
 	for c := range 20 {
 		id := string(rune('a' + c))
@@ -173,7 +200,7 @@ func TestChurnLearnsTypicalGapPerPersona(t *testing.T) {
 }
 
 func TestChurnDecline(t *testing.T) {
-	tb := newTestTable(t, nil)
+	tb, ev := newTestTable(t, nil)
 	at := t0
 	for range 120 { // daily, steady
 		tb.observe(ev("steady", "nobody", "", -1, false, at))
@@ -203,7 +230,7 @@ func TestChurnDecline(t *testing.T) {
 }
 
 func TestChurnStall(t *testing.T) {
-	tb := newTestTable(t, nil)
+	tb, ev := newTestTable(t, nil)
 	tb.observe(ev("c", "nobody", "life", 1, false, t0))
 	// Prior time to next stage 7d, stall scale 2: 14 days gives 1 − 1/e.
 	if f := scoreOf(tb, "c", t0.Add(14*day)); !near(f.stall, 1-math.Exp(-1), 1e-9) {
@@ -230,7 +257,7 @@ func TestChurnStall(t *testing.T) {
 }
 
 func TestChurnNegativeTouchpoints(t *testing.T) {
-	tb := newTestTable(t, nil)
+	tb, ev := newTestTable(t, nil)
 	tb.observe(ev("c", "nobody", "life", 1, true, t0))
 	if f := scoreOf(tb, "c", t0); !near(f.negative, 1-math.Exp(-1), 1e-6) {
 		t.Errorf("one negative now: %v, want %v", f.negative, 1-math.Exp(-1))
@@ -245,7 +272,7 @@ func TestChurnNegativeTouchpoints(t *testing.T) {
 }
 
 func TestChurnWeightsAndBands(t *testing.T) {
-	tb := newTestTable(t, func(c *ChurnConfig) {
+	tb, ev := newTestTable(t, func(c *ChurnConfig) {
 		c.Weights = ChurnWeights{Negative: 1}
 		c.MediumBand, c.HighBand = 0.5, 0.8
 	})
@@ -267,7 +294,8 @@ func TestChurnWeightsAndBands(t *testing.T) {
 			t.Errorf("%s: band %s (risk %v), want %s", id, bandNames[f.band], f.risk, bandNames[want])
 		}
 	}
-	m := newTestTable(t, nil).m
+	fresh, _ := newTestTable(t, nil)
+	m := fresh.m
 	for _, tc := range []struct {
 		risk float64
 		want uint8
@@ -279,7 +307,8 @@ func TestChurnWeightsAndBands(t *testing.T) {
 }
 
 func TestChurnOrderIndependent(t *testing.T) {
-	a, b := newTestTable(t, nil), newTestTable(t, nil)
+	a, ev := newTestTable(t, nil)
+	b, _ := newTestTable(t, nil)
 	events := []*schemas.Enriched{
 		ev("c", "alpha", "life", 0, false, t0),
 		ev("c", "alpha", "life", 1, true, t0.Add(2*day)),
@@ -301,7 +330,7 @@ func TestChurnOrderIndependent(t *testing.T) {
 }
 
 func TestChurnEvictsLeastRecentlyActive(t *testing.T) {
-	tb := newTestTable(t, func(c *ChurnConfig) { c.MaxCustomers = 100 })
+	tb, ev := newTestTable(t, func(c *ChurnConfig) { c.MaxCustomers = 100 })
 	for i := range 1000 {
 		tb.observe(ev("customer-"+strconv.Itoa(i), "nobody", "life", i%3, false, t0.Add(time.Duration(i)*time.Minute)))
 	}
@@ -332,7 +361,7 @@ func TestChurnEvictsLeastRecentlyActive(t *testing.T) {
 }
 
 func TestChurnRestoreApproximatesRates(t *testing.T) {
-	tb := newTestTable(t, nil)
+	tb, _ := newTestTable(t, nil)
 	tb.restore(&aggregate.ChurnState{
 		Customers: []aggregate.ChurnCustomer{
 			{CustomerID: "c", Persona: "beta", FirstSeen: t0, LastSeen: t0.Add(30 * day), Events: 31, NegativeEvents: 1},
@@ -379,6 +408,35 @@ func TestHistQuantile(t *testing.T) {
 	for _, tc := range []struct{ q, want float64 }{{0.5, 0.4905}, {0.9, 0.8905}, {0.99, 0.9805}} {
 		if got := histQuantile(hist, tc.q); !near(got, tc.want, 1e-9) {
 			t.Errorf("q%v = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+}
+
+// TestChurnObservesEnrichedIndexes holds enrich and churn to one numbering:
+// rows the map enriches reach the persona and the journey stage that
+// their names say.
+func TestChurnObservesEnrichedIndexes(t *testing.T) {
+	now := t0
+	jm := testMap(t)
+	cs := NewCustomers(testChurnConfig(&now), jm)
+	tb := cs.churn
+	for k, tc := range []struct{ source, event string }{
+		{"alpha", "E0"}, {"beta", "U0"}, {"", "E2"}, {"beta", "E1"}, {"alpha", "Complaint"},
+	} {
+		ev := schemas.Event{Type: schemas.TypeTrack, Event: tc.event, UserID: fmt.Sprint("u", k), Timestamp: t0}
+		ev.Context.Campaign.Source = tc.source
+		e := jm.Enrich(cs.state, &ev, schemas.Source{})
+		tb.observe(&e)
+		i := posOf(tb, e.CustomerID)
+		if got, want := tb.cust[i].persona, tb.m.personaIndex(e.Persona); got != want {
+			t.Errorf("%s: persona %d, want %d (%s)", tc.event, got, want, e.Persona)
+		}
+		j := tb.m.journeyIndex(e.Journey)
+		if j < 0 {
+			t.Fatalf("%s: tagged with no journey of the map: %q", tc.event, e.Journey)
+		}
+		if got := tb.stages[int(i)*len(tb.m.journeys)+j]; got != e.StageIndex+1 {
+			t.Errorf("%s: journey %s at stage %d, want %d", tc.event, e.Journey, got, e.StageIndex+1)
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 // TestChurnForgetSuppressed removes erased customers from the churn state,
 // keeping every other customer reachable at its own position.
 func TestChurnForgetSuppressed(t *testing.T) {
-	tab := newTestTable(t, nil)
+	tab, ev := newTestTable(t, nil)
 	for i := range 10 {
 		tab.observe(ev(fmt.Sprintf("c%d", i), "", "", -1, false, t0))
 	}

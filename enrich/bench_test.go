@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/expr-lang/expr"
+
 	"github.com/journeys-analytics/journeys/schemas"
 )
 
@@ -97,4 +99,44 @@ func BenchmarkPersona(b *testing.B) {
 			_ = m.Enrich(s, &ev, schemas.Source{})
 		}
 	})
+}
+
+// BenchmarkRule is the cost of one rule by its shape, with its reads
+// patched as compile does and as written (the VM reading Env by
+// reflection), on a page event with a json.Number property. Compare with
+// benchstat -col /reads.
+func BenchmarkRule(b *testing.B) {
+	ev := schemas.Event{Type: schemas.TypePage, Event: "Viewed",
+		Properties: map[string]any{"rating": json.Number("4"), "plan": "pro"},
+		Context:    schemas.Context{Campaign: schemas.Campaign{Source: "google"}, Page: schemas.Page{Path: "/docs/api"}}}
+	s := NewState(mustParse(b, tierMap))
+	s.env.set(&ev)
+	for _, tc := range []struct{ name, src string }{
+		{"string", `context.page.path == "/pricing"`},
+		{"prefix_or_default", `(context.page.path ?? "") startsWith "/docs"`},
+		{"key_nil_and_compare", `properties.rating != nil && properties.rating >= 4`},
+		{"persona", `context.campaign.source == "linkedin" || (traits.company_size != nil && traits.company_size >= 500)`},
+		{"builtin", `len(context.page.path) > 3 && lower(properties.plan) == "pro"`},
+	} {
+		fast, err := compile(tc.src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		plain, err := expr.Compile(tc.src, options()...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range []struct {
+			name string
+			p    *program
+		}{{"patched", fast}, {"as_written", &program{vm: plain}}} {
+			b.Run("shape="+tc.name+"/reads="+p.name, func(b *testing.B) {
+				r := &rule{program: p.p}
+				b.ReportAllocs()
+				for b.Loop() {
+					r.eval(s)
+				}
+			})
+		}
+	}
 }

@@ -115,9 +115,17 @@ func number(v any) (any, error) {
 	if !ok {
 		return v, nil
 	}
+	f, err := parseNumber(n)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func parseNumber(n json.Number) (float64, error) {
 	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return nil, fmt.Errorf("%q is not a number", string(n))
+		return 0, fmt.Errorf("%q is not a number", string(n))
 	}
 	return f, nil
 }
@@ -180,10 +188,27 @@ func wrapDynamic(n *ast.Node) {
 	})
 }
 
-// compile turns a rule into a program. now() is disabled and date() is
-// pinned to UTC so that enrichment is deterministic: replaying a partition
-// must tag every event as it was tagged the first time.
-func compile(src string) (p *vm.Program, err error) {
+// program is a compiled rule. direct is the same rule as Go code when it
+// is only comparisons joined by &&, || and ! (see rulereads.go), so that
+// it runs without the VM; nil otherwise.
+type program struct {
+	vm     *vm.Program
+	direct func(*Env) bool
+}
+
+// run calls direct. ok is false if it panicked, as a comparison does where
+// the VM would fail.
+func (p *program) run(e *Env) (b, ok bool) {
+	defer func() {
+		if recover() != nil {
+			b, ok = false, false
+		}
+	}()
+	return p.direct(e), true
+}
+
+// compile turns a rule into a program, with the reads of rulereads.go.
+func compile(src string) (p *program, err error) {
 	defer func() {
 		// A panic inside a third-party compiler on a hostile rule must
 		// fail the load, not the process.
@@ -191,7 +216,46 @@ func compile(src string) (p *vm.Program, err error) {
 			p, err = nil, fmt.Errorf("cannot compile: %v", r)
 		}
 	}()
-	return expr.Compile(src,
+	// As written first: the checker ignores type errors until the
+	// patchers are done, and a patched comparison no longer has them.
+	plain, err := expr.Compile(src, options()...)
+	if err != nil {
+		return nil, err
+	}
+	if fast, err := compileReads(src); err == nil {
+		return fast, nil
+	}
+	// Not expected (TestRuleReadsAgreeWithVM); the rule still works as
+	// written.
+	return &program{vm: plain}, nil
+}
+
+// compileReads compiles a rule that compiles as written with its reads
+// patched.
+func compileReads(src string) (p *program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("cannot compile: %v", r)
+		}
+	}()
+	reads := &ruleReads{tests: map[ast.Node]func(*Env) bool{}}
+	// In this order: each patcher looks for what the one before left.
+	prog, err := expr.Compile(src, append(options(),
+		expr.Patch(shadowScan{reads}),
+		expr.Patch(testPatcher{reads}),
+		expr.Patch(readPatcher{reads}),
+	)...)
+	if err != nil {
+		return nil, err
+	}
+	return &program{vm: prog, direct: reads.direct(prog.Node())}, nil
+}
+
+// options define what a rule means. now() is disabled and date() is pinned
+// to UTC so that enrichment is deterministic: replaying a partition must
+// tag every event as it was tagged the first time.
+func options() []expr.Option {
+	return []expr.Option{
 		expr.Env(Env{}),
 		expr.AsBool(),
 		expr.DisableBuiltin("now"),
@@ -199,7 +263,7 @@ func compile(src string) (p *vm.Program, err error) {
 		expr.Function(numberFunc, toNumber, new(func(any) any)),
 		expr.Function(fetchFunc, fetch, new(func(map[string]any, string) any)),
 		expr.Patch(numberPatcher{}),
-	)
+	}
 }
 
 // compileMessage is the expr's own message, with its position in the rule
@@ -223,7 +287,7 @@ func compileMessage(err error) string {
 type rule struct {
 	kind    string
 	name    string
-	program *vm.Program
+	program *program
 	errors  atomic.Uint64
 	last    atomic.Pointer[error]
 }
@@ -232,7 +296,13 @@ type rule struct {
 // error (typically comparing nil with a number because a rule forgot a nil
 // check) is a non-match.
 func (r *rule) eval(s *State) bool {
-	out, err := s.vm.Run(r.program, &s.env)
+	if r.program.direct != nil {
+		if b, ok := r.program.run(&s.env); ok {
+			return b
+		}
+		// The VM runs the rule again, to fail as it fails on any rule.
+	}
+	out, err := s.vm.Run(r.program.vm, &s.env)
 	if err != nil {
 		r.fail(err)
 		return false
