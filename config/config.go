@@ -262,7 +262,7 @@ func Default() *Config {
 			DedupWindow:  10000,
 		},
 		Batch: Batch{
-			MaxRows:      20000,
+			MaxRows:      10000,
 			MaxWait:      500 * time.Millisecond,
 			MaxBytes:     16 * mib,
 			RetryInitial: 100 * time.Millisecond,
