@@ -111,7 +111,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Regi
 		// grown to a batch's size) only to dial and grow new ones for the
 		// next insert of a busy partition.
 		MaxIdleConns: cfg.MaxOpenConns,
-		Compression:  &clickhouse.Compression{Method: compressionMethod(cfg.Compression)},
+		// A connection's encode buffer is sent (compressed) whenever it
+		// passes this after a column, so it stays about this size instead
+		// of growing to a whole batch (10 MiB by default) on every
+		// connection. The rows still form one block.
+		MaxCompressionBuffer: 1 << 20,
+		Compression:          &clickhouse.Compression{Method: compressionMethod(cfg.Compression)},
 	}
 	if cfg.Protocol == "http" {
 		opts.Protocol = clickhouse.HTTP

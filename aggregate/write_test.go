@@ -278,3 +278,30 @@ func assertNoDuplicateEvents(t *testing.T, s *Store) {
 		t.Fatalf("events holds %d rows of %d distinct event ids", rows, distinct)
 	}
 }
+
+// TestWriteLargeBatchIsOneBlock: a batch far larger than the connection's
+// compression buffer is sent in several compressed frames over native but
+// must still be one block, so that a retry over HTTP (which sends one
+// block) is deduplicated, and the other way round.
+func TestWriteLargeBatchIsOneBlock(t *testing.T) {
+	ctx := context.Background()
+	native, http := openPair(t)
+	if _, err := native.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const size = 10_000 // ~4 MB of column data, 4x the compression buffer
+	b := benchBatch(size)
+	b.First, b.Last = 0, size-1
+	for j := range b.Rows {
+		b.Rows[j].Offset = int64(j)
+	}
+	for _, s := range []*Store{native, http, native} {
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := queryString(t, native, "SELECT toString(count()) FROM "+native.table("events")); got != "10000" {
+		t.Fatalf("events after three Writes of one 10,000-row batch: %s, want 10000", got)
+	}
+	assertNoDuplicateEvents(t, native)
+}

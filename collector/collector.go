@@ -265,39 +265,99 @@ func (p *partitionSink) Close() {
 // idWindow remembers the last n 64-bit hashes of event ids. A hash collision
 // (about n²/2⁶⁵ per window, 3·10⁻¹⁰ at n = 100,000) would drop one event as a
 // duplicate; that is the price of not keeping the ids themselves.
+//
+// The set is an open-addressing table of the hashes themselves (linear
+// probing, at most half full, backward-shift deletion), not a Go map: every
+// event inserts one hash and evicts one, and a map's insert and delete cost
+// several times a probe in a flat slice. 0 marks an empty slot, so a hash
+// of 0 is stored as 1 (one more collision in 2⁶⁴).
 type idWindow struct {
-	ring []uint64
-	next int
-	full bool
-	set  map[uint64]struct{}
+	ring  []uint64 // the stored keys in arrival order
+	next  int
+	full  bool
+	slots []uint64
+	mask  uint64
 }
 
 func newIDWindow(n int) *idWindow {
 	if n < 1 {
 		n = 1
 	}
-	return &idWindow{ring: make([]uint64, n), set: make(map[uint64]struct{}, n)}
+	size := 2
+	for size < 2*n {
+		size <<= 1
+	}
+	return &idWindow{ring: make([]uint64, n), slots: make([]uint64, size), mask: uint64(size - 1)}
+}
+
+func windowKey(h uint64) uint64 {
+	if h == 0 {
+		return 1
+	}
+	return h
+}
+
+// find returns the slot holding k, or the empty slot where it would go.
+func (w *idWindow) find(k uint64) (uint64, bool) {
+	for i := k & w.mask; ; i = (i + 1) & w.mask {
+		switch w.slots[i] {
+		case k:
+			return i, true
+		case 0:
+			return i, false
+		}
+	}
 }
 
 func (w *idWindow) has(h uint64) bool {
-	_, ok := w.set[h]
+	_, ok := w.find(windowKey(h))
 	return ok
 }
 
 // add remembers h and reports whether it is new: one lookup where has and
 // add would take two.
 func (w *idWindow) add(h uint64) bool {
-	if _, ok := w.set[h]; ok {
+	k := windowKey(h)
+	i, ok := w.find(k)
+	if ok {
 		return false
 	}
 	if w.full {
-		delete(w.set, w.ring[w.next])
+		w.remove(w.ring[w.next])
+		i, _ = w.find(k) // the removal may have moved the empty slot
 	}
-	w.ring[w.next] = h
-	w.set[h] = struct{}{}
+	w.slots[i] = k
+	w.ring[w.next] = k
 	w.next++
 	if w.next == len(w.ring) {
 		w.next, w.full = 0, true
 	}
 	return true
+}
+
+// remove deletes k, moving back later entries of its probe run so that no
+// lookup stops early at the hole.
+func (w *idWindow) remove(k uint64) {
+	i, ok := w.find(k)
+	if !ok {
+		return
+	}
+	for j := (i + 1) & w.mask; w.slots[j] != 0; j = (j + 1) & w.mask {
+		// The entry at j may fill the hole at i unless its home slot lies
+		// cyclically in (i, j]: then moving it before its home would hide it.
+		home := w.slots[j] & w.mask
+		if (j-home)&w.mask >= (j-i)&w.mask {
+			w.slots[i] = w.slots[j]
+			i = j
+		}
+	}
+	w.slots[i] = 0
+}
+
+// len is the number of hashes held.
+func (w *idWindow) len() int {
+	if w.full {
+		return len(w.ring)
+	}
+	return w.next
 }
