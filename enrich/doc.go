@@ -13,7 +13,11 @@
 // A Map is parsed, validated and compiled once: every rule is an expr-lang
 // expression compiled at load, and a map with problems is refused with all of
 // them listed. After that the Map is immutable and shared by all partitions;
-// only its rule failure counters (Stats) change.
+// only its rule failure counters (Stats) change. Comparisons of event fields
+// with literals are patched at compile time into typed Go calls, and a rule
+// made only of them joined by &&, || and ! runs without expr's VM
+// (rulereads.go); the outcome and every error are the VM's, which
+// TestRuleReadsAgreeWithVM and FuzzRuleReadsAgree check rule by rule.
 //
 // A State is the memory of one Kafka partition: which anonymous ids are
 // linked to which user ids, and which persona each customer has. It is not
