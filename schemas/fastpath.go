@@ -97,7 +97,8 @@ func (p *fastParser) text(b []byte) (s string, ok bool) {
 	if len(b) == 0 {
 		return "", true
 	}
-	if off := cap(p.raw) - cap(b); off >= 0 && off <= len(p.raw)-len(b) && &p.raw[off] == &b[0] {
+	if p.inRaw(b) {
+		off := cap(p.raw) - cap(b)
 		return p.s[off : off+len(b)], true
 	}
 	if hasReplacementChar(b) {

@@ -180,14 +180,7 @@ func (v *Validator) Limits() Limits { return v.limits }
 // changes what an accepted event costs, never what Decode returns; the
 // differential tests and FuzzFastPathAgrees hold it to that.
 func (v *Validator) Decode(raw []byte, receivedAt time.Time) (Event, *Invalid) {
-	if inv := v.precheck(raw); inv != nil {
-		return Event{}, inv
-	}
-	var e Event
-	if v.decodeFast(raw, receivedAt, &e, false) {
-		return e, nil
-	}
-	return v.decodeReference(raw, receivedAt)
+	return v.decode(raw, receivedAt, false)
 }
 
 // DecodeOwned is Decode for a caller that hands raw over: raw is never
@@ -197,11 +190,15 @@ func (v *Validator) Decode(raw []byte, receivedAt time.Time) (Event, *Invalid) {
 // allocation and a copy of the whole message per event. The result is
 // identical to Decode's.
 func (v *Validator) DecodeOwned(raw []byte, receivedAt time.Time) (Event, *Invalid) {
+	return v.decode(raw, receivedAt, true)
+}
+
+func (v *Validator) decode(raw []byte, receivedAt time.Time, owned bool) (Event, *Invalid) {
 	if inv := v.precheck(raw); inv != nil {
 		return Event{}, inv
 	}
 	var e Event
-	if v.decodeFast(raw, receivedAt, &e, true) {
+	if v.decodeFast(raw, receivedAt, &e, owned) {
 		return e, nil
 	}
 	return v.decodeReference(raw, receivedAt)
