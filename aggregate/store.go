@@ -107,16 +107,16 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Regi
 		DialTimeout:  cfg.DialTimeout,
 		MaxOpenConns: cfg.MaxOpenConns,
 		// Every open connection may stay idle: the driver's default keeps 5,
-		// and closing the others throws away their encode buffers (each
-		// grown to a batch's size) only to dial and grow new ones for the
-		// next insert of a busy partition.
+		// and closing the others only means dialling new ones, and growing
+		// their encode buffers again, for the next insert of a busy
+		// partition.
 		MaxIdleConns: cfg.MaxOpenConns,
 		// A connection's encode buffer is sent (compressed) whenever it
 		// passes this after a column, so it stays about this size instead
 		// of growing to a whole batch (10 MiB by default) on every
 		// connection. The rows still form one block.
 		MaxCompressionBuffer: 1 << 20,
-		Compression:          &clickhouse.Compression{Method: compressionMethod(cfg.Compression)},
+		Compression:          &clickhouse.Compression{Method: CompressionMethod(cfg.Compression)},
 	}
 	if cfg.Protocol == "http" {
 		opts.Protocol = clickhouse.HTTP
@@ -199,9 +199,9 @@ func quoteIdent(name string) string {
 	return "`" + r.Replace(name) + "`"
 }
 
-// compressionMethod maps the configured name to the driver's method;
-// config validation has already refused any other name.
-func compressionMethod(name string) clickhouse.CompressionMethod {
+// CompressionMethod maps a clickhouse.compression name (lz4, zstd, none;
+// config validation refuses any other) to the driver's method, LZ4 for "".
+func CompressionMethod(name string) clickhouse.CompressionMethod {
 	switch name {
 	case "none":
 		return clickhouse.CompressionNone

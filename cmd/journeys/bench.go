@@ -120,7 +120,7 @@ usual JOURNEYS_* environment variables (e.g. JOURNEYS_BATCH_MAX_ROWS).`,
 	f.StringVar(&o.profileDir, "profile-dir", "", "if set, write the collector's CPU and allocation profiles there (collector.cpu.pprof, collector.allocs.pprof)")
 	f.IntVar(&o.stateCustomers, "state-customers", 1_000_000, "tracked customers for the churn-state measurement")
 	f.BoolVar(&o.skipFloor, "skip-floor", false, "do not run the floor")
-	cmd.AddCommand(newBenchFloorCmd(), a.newBenchProfiledRunCmd())
+	cmd.AddCommand(a.newBenchFloorCmd(), a.newBenchProfiledRunCmd())
 	return cmd
 }
 
@@ -348,7 +348,7 @@ func (a *app) bench(ctx context.Context, o benchOptions) error {
 	fmt.Fprintf(tw, "peak RSS\t%d MiB\t%d MiB\t\n", res.peakRSS>>20, floor.peakRSS>>20)
 	fmt.Fprintf(tw, "minor page faults per 1,000 events\t%.1f\t%.1f\t\n", perThousand(res.faults, res.rows), perThousand(floor.faults, floor.rows))
 	fmt.Fprintf(tw, "ingest→queryable p50 / p99 at %.0f/s produced\t%.0f / %.0f ms (%d rows)\t\t\n", achieved, p50, p99, len(lat))
-	fmt.Fprintf(tw, "churn state per tracked customer\t%.0f B (%s)\t\t\n", bpc, what)
+	fmt.Fprintf(tw, "customer state per tracked customer\t%.0f B (%s)\t\t\n", bpc, what)
 	fmt.Fprintf(tw, "collector batches (whole run)\t%s\t\t\n", diag)
 	tw.Flush()
 	fmt.Fprintln(out)
@@ -671,10 +671,7 @@ func freeAddr() (string, error) {
 func runFloor(ctx context.Context, exe string, brokers []string, chAddr string, client *kafka.Client, stderr io.Writer) (benchResult, error) {
 	cmd := exec.CommandContext(ctx, exe, "bench", "floor",
 		"--brokers", strings.Join(brokers, ","), "--topic", benchTopic, "--group", benchFloorGroup,
-		"--clickhouse-addr", chAddr, "--database", benchDatabase,
-		// The same wire format as the collector, so that the ratio compares
-		// the work, not the transport.
-		"--compression", benchCompression())
+		"--clickhouse-addr", chAddr, "--database", benchDatabase)
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -800,13 +797,4 @@ func scrapeDiagnostics(httpAddr string) string {
 	cm, _ := avg("journeys_ingest_commit_duration_seconds", "")
 	return fmt.Sprintf("%.0f batches of %.0f messages; mean events insert %.0f ms, batch-log insert %.0f ms, commit %.0f ms",
 		batches, rows, ev*1000, lg*1000, cm*1000)
-}
-
-// benchCompression is the collector's clickhouse.compression in this run:
-// the environment passes through to it, else the default.
-func benchCompression() string {
-	if c, ok := os.LookupEnv("JOURNEYS_CLICKHOUSE_COMPRESSION"); ok {
-		return c
-	}
-	return config.Default().ClickHouse.Compression
 }

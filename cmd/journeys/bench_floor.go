@@ -18,23 +18,20 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/spf13/cobra"
 
+	"github.com/journeys-analytics/journeys/aggregate"
 	"github.com/journeys-analytics/journeys/config"
 	"github.com/journeys-analytics/journeys/ingest"
 )
 
 // newBenchFloorCmd is the floor of `journeys bench`: the least a Kafka to
 // ClickHouse loader can do. It consumes with a kafka-go group reader, inserts
-// each message's raw value with its partition and offset in batches of the
-// collector's default size, and commits after each insert. No validation,
-// enrichment, state or deduplication tokens.
-func newBenchFloorCmd() *cobra.Command {
-	var (
-		brokers, topic, group, chAddr, database string
-		compression                             string
-		batchRows                               int
-		batchWait                               time.Duration
-	)
-	def := config.Default()
+// each message's raw value with its partition and offset in batches, and
+// commits after each insert. No validation, enrichment, state or
+// deduplication tokens. Its fetch sizes, batch limits and insert compression
+// are the collector's: the configuration read from the same environment,
+// which the bench passes on to both, so that the ratio compares the work.
+func (a *app) newBenchFloorCmd() *cobra.Command {
+	var brokers, topic, group, chAddr, database string
 	cmd := &cobra.Command{
 		Use:    "floor",
 		Short:  "Minimal consumer for the bench floor (prints ready, starts on a line on stdin)",
@@ -42,15 +39,12 @@ func newBenchFloorCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			method := map[string]clickhouse.CompressionMethod{
-				"lz4": clickhouse.CompressionLZ4, "zstd": clickhouse.CompressionZSTD, "none": clickhouse.CompressionNone,
-			}
-			m, ok := method[compression]
-			if !ok {
-				return fmt.Errorf("floor: compression %q: want lz4, zstd or none", compression)
+			cfg, err := a.loadConfig(nil)
+			if err != nil {
+				return err
 			}
 			conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}, Protocol: clickhouse.Native,
-				Compression: &clickhouse.Compression{Method: m}})
+				Compression: &clickhouse.Compression{Method: aggregate.CompressionMethod(cfg.ClickHouse.Compression)}})
 			if err != nil {
 				return err
 			}
@@ -67,10 +61,10 @@ func newBenchFloorCmd() *cobra.Command {
 				Brokers:       strings.Split(brokers, ","),
 				GroupID:       group,
 				Topic:         topic,
-				MinBytes:      def.Kafka.MinBytes,
-				MaxBytes:      def.Kafka.MaxBytes,
-				MaxWait:       def.Kafka.MaxWait,
-				QueueCapacity: def.Kafka.QueueCapacity,
+				MinBytes:      cfg.Kafka.MinBytes,
+				MaxBytes:      cfg.Kafka.MaxBytes,
+				MaxWait:       cfg.Kafka.MaxWait,
+				QueueCapacity: cfg.Kafka.QueueCapacity,
 				StartOffset:   kafka.FirstOffset,
 				// The collector's partition readers' connections, so that
 				// the ratio compares the work, not the socket reads.
@@ -119,8 +113,8 @@ func newBenchFloorCmd() *cobra.Command {
 				return nil
 			}
 			for {
-				fctx, cancel := context.WithTimeout(ctx, batchWait)
-				for len(raws) < batchRows {
+				fctx, cancel := context.WithTimeout(ctx, cfg.Batch.MaxWait)
+				for len(raws) < cfg.Batch.MaxRows {
 					m, err := r.FetchMessage(fctx)
 					if err != nil {
 						break
@@ -146,9 +140,6 @@ func newBenchFloorCmd() *cobra.Command {
 	f.StringVar(&group, "group", benchFloorGroup, "consumer group")
 	f.StringVar(&chAddr, "clickhouse-addr", "127.0.0.1:9000", "ClickHouse native host:port")
 	f.StringVar(&database, "database", benchDatabase, "database (created if missing)")
-	f.StringVar(&compression, "compression", def.ClickHouse.Compression, "compression of inserts: lz4, zstd or none, as the collector's clickhouse.compression")
-	f.IntVar(&batchRows, "batch-rows", def.Batch.MaxRows, "rows per insert")
-	f.DurationVar(&batchWait, "batch-wait", def.Batch.MaxWait, "longest a batch waits to fill")
 	return cmd
 }
 
