@@ -101,7 +101,7 @@ func (c *eventColumns) appendTo(b driver.Batch) error {
 	dst := b.Columns()
 	for i, col := range cols {
 		if i < len(dst) {
-			c.reserve(dst[i], col)
+			c.reserve(dst[i], col, len(c.eventID))
 		}
 		if err := b.Column(i).Append(col); err != nil {
 			return err
@@ -125,31 +125,19 @@ func (c *eventColumns) appendTo(b driver.Batch) error {
 // is sized by appending one string of the total length. Reset then empties
 // the column and keeps the capacity. If a driver version decoded
 // differently this would only be slower: Reset always empties the column.
-func (c *eventColumns) reserve(col column.Interface, values any) {
+//
+// values are the rows about to be appended, rows of them.
+func (c *eventColumns) reserve(col column.Interface, values any, rows int) {
 	// Only the column types the events table uses, whose Decode and Reset
 	// are known to touch nothing but the data buffers.
 	switch col.(type) {
-	case *column.String, *column.DateTime64, *column.Bool, *column.UInt8, *column.Int32, *column.Int64:
+	case *column.String:
+		if strs, ok := values.([]string); ok {
+			c.reserveBytes(col, strs)
+		}
+	case *column.DateTime64, *column.Bool, *column.UInt8, *column.Int32, *column.Int64:
 	default:
 		return
-	}
-	rows := 0
-	switch v := values.(type) {
-	case []string:
-		rows = len(v)
-		if _, ok := col.(*column.String); ok {
-			c.reserveBytes(col, v)
-		}
-	case []time.Time:
-		rows = len(v)
-	case []uint8:
-		rows = len(v)
-	case []bool:
-		rows = len(v)
-	case []int32:
-		rows = len(v)
-	case []int64:
-		rows = len(v)
 	}
 	if rows == 0 {
 		return

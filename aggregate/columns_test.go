@@ -32,7 +32,7 @@ func TestReserveLeavesColumnsEmpty(t *testing.T) {
 				t.Fatal(err)
 			}
 			var c eventColumns
-			c.reserve(col, tc.values)
+			c.reserve(col, tc.values, rowsOf(tc.values))
 			if n := col.Rows(); n != 0 {
 				t.Fatalf("after reserve: %d rows, want 0", n)
 			}
