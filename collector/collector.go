@@ -309,11 +309,6 @@ func (w *idWindow) find(k uint64) (uint64, bool) {
 	}
 }
 
-func (w *idWindow) has(h uint64) bool {
-	_, ok := w.find(windowKey(h))
-	return ok
-}
-
 // add remembers h and reports whether it is new: one lookup where has and
 // add would take two.
 func (w *idWindow) add(h uint64) bool {
@@ -352,12 +347,4 @@ func (w *idWindow) remove(k uint64) {
 		}
 	}
 	w.slots[i] = 0
-}
-
-// len is the number of hashes held.
-func (w *idWindow) len() int {
-	if w.full {
-		return len(w.ring)
-	}
-	return w.next
 }

@@ -5,6 +5,19 @@ import (
 	"testing"
 )
 
+// has and len read the window for the tests; the collector only adds.
+func (w *idWindow) has(h uint64) bool {
+	_, ok := w.find(windowKey(h))
+	return ok
+}
+
+func (w *idWindow) len() int {
+	if w.full {
+		return len(w.ring)
+	}
+	return w.next
+}
+
 func TestIDWindowEvictsOldest(t *testing.T) {
 	w := newIDWindow(3)
 	for _, h := range []uint64{1, 2, 3} {

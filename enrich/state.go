@@ -411,30 +411,30 @@ func (s *State) addLink(key uint64, u uint32) {
 	if (s.links+1)*maxLoadDen > len(s.linkKeys)*maxLoadNum {
 		s.linkKeys, s.linkOffs = regrowLinks(s.linkKeys, s.linkOffs)
 	}
-	mask := len(s.linkKeys) - 1
-	i := int(key >> tableShift(len(s.linkKeys)))
-	for s.linkKeys[i] != 0 {
-		i = (i + 1) & mask
-	}
+	i := freeSlot(s.linkKeys, key)
 	s.linkKeys[i], s.linkOffs[i] = key, u
 	s.links++
 }
 
+// freeSlot returns the first empty slot of t at or after the home slot of
+// v, which the top bits of v give (both tables keep them there).
+func freeSlot(t []uint64, v uint64) int {
+	mask := len(t) - 1
+	i := int(v >> tableShift(len(t)))
+	for t[i] != 0 {
+		i = (i + 1) & mask
+	}
+	return i
+}
+
 // regrow returns a table of twice as many slots (at least 8) holding the
-// slots of old, placed by their top bits.
+// slots of old.
 func regrow(old []uint64) []uint64 {
 	t := make([]uint64, max(2*len(old), 8))
-	mask := len(t) - 1
-	shift := tableShift(len(t))
 	for _, v := range old {
-		if v == 0 {
-			continue
+		if v != 0 {
+			t[freeSlot(t, v)] = v
 		}
-		i := int(v >> shift)
-		for t[i] != 0 {
-			i = (i + 1) & mask
-		}
-		t[i] = v
 	}
 	return t
 }
@@ -444,17 +444,11 @@ func regrow(old []uint64) []uint64 {
 func regrowLinks(keys []uint64, offs []uint32) ([]uint64, []uint32) {
 	n := max(2*len(keys), 8)
 	nk, no := make([]uint64, n), make([]uint32, n)
-	mask := n - 1
-	shift := tableShift(n)
 	for j, k := range keys {
-		if k == 0 {
-			continue
+		if k != 0 {
+			i := freeSlot(nk, k)
+			nk[i], no[i] = k, offs[j]
 		}
-		i := int(k >> shift)
-		for nk[i] != 0 {
-			i = (i + 1) & mask
-		}
-		nk[i], no[i] = k, offs[j]
 	}
 	return nk, no
 }
