@@ -83,9 +83,11 @@ func (a *app) newBenchCmd() *cobra.Command {
      --events generated events, then resumes it and measures CPU and wall time
      until every offset is committed; valid events = rows that landed;
   5. the floor: a minimal consumer ("journeys bench floor": kafka-go group
-     reader, raw value inserted into a 3-column table, same batch size)
-     consumes the same topic, measured the same way;
-  6. churn state: bytes of heap per tracked customer at --state-customers.
+     reader, raw value inserted into a 3-column table, with the collector's
+     fetch, batch and compression settings) consumes the same topic,
+     measured the same way;
+  6. customer state: bytes of heap per tracked customer (identity link,
+     persona and churn state) at --state-customers.
 
 Broker, ClickHouse and the collector share this machine's cores: wall-clock
 figures depend on the machine, CPU-second figures much less. The last lines
