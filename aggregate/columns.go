@@ -1,7 +1,8 @@
 package aggregate
 
 import (
-	"bytes"
+	"fmt"
+	"reflect"
 	"time"
 	"unsafe"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // eventColumnList is the column order of an events insert;
-// eventColumns.appendTo appends in the same order.
+// eventColumns.list returns the columns in the same order.
 const eventColumnList = "event_id, type, event, customer_id, user_id, anonymous_id, " +
 	"ts, original_ts, sent_at, received_at, " +
 	"journey, stage, touchpoint, persona, map_version, schema_version, " +
@@ -23,157 +24,230 @@ const eventColumnList = "event_id, type, event, customer_id, user_id, anonymous_
 	"properties, traits, " +
 	"kafka_topic, kafka_partition, kafka_offset"
 
-// eventColumns holds a batch of rows column by column: the driver encodes
-// whole slices far faster than it reflects over structs. The slices are reused
-// across batches (Store.columns) so that a steady stream of batches does not
-// allocate them again.
+// eventColumns holds a batch of rows in the driver's own column encoding
+// (ch-go's proto columns, which clickhouse-go uses inside), built once per
+// batch and kept across batches (Store.columns).
+//
+// Why not slices handed to batch.Column(i).Append: the driver's columns are
+// new for every insert, so Append copies every value into freshly allocated
+// buffers, about 4.5 MB for a 10,000-row batch. On a VM whose host backs
+// memory lazily, fresh memory is the dearest thing there is: building the
+// driver's columns was a third of the collector's CPU in journeys bench. Here
+// the buffers are warm, and lendTo hands them to the driver for the insert.
 type eventColumns struct {
-	eventID, typ, event, customerID, userID, anonymousID []string
-	ts, originalTS, sentAt, receivedAt                   []time.Time
-	journey, stage, touchpoint, persona, mapVersion      []string
-	schemaVersion                                        []string
-	stageIndex                                           []uint8
-	negative                                             []bool
-	channel, campaignSource, campaignMedium              []string
-	deviceType, deviceOS, deviceManufacturer, locale     []string
-	campaignName, campaignTerm, campaignContent          []string
-	pagePath, pageURL, pageTitle, referrer               []string
-	properties, traits                                   []string
-	kafkaTopic                                           []string
-	kafkaPartition                                       []int32
-	kafkaOffset                                          []int64
+	eventID, typ, event, customerID, userID, anonymousID proto.ColStr
+	ts, originalTS, sentAt, receivedAt                   proto.ColDateTime64
+	journey, stage, touchpoint, persona, mapVersion      proto.ColStr
+	schemaVersion                                        proto.ColStr
+	stageIndex                                           proto.ColUInt8
+	negative                                             proto.ColBool
+	channel, campaignSource, campaignMedium              proto.ColStr
+	deviceType, deviceOS, deviceManufacturer, locale     proto.ColStr
+	campaignName, campaignTerm, campaignContent          proto.ColStr
+	pagePath, pageURL, pageTitle, referrer               proto.ColStr
+	properties, traits                                   proto.ColStr
+	kafkaTopic                                           proto.ColStr
+	kafkaPartition                                       proto.ColInt32
+	kafkaOffset                                          proto.ColInt64
 
-	// pad is reserveBytes' filler, as long as the largest column; never
-	// written. empty is reserve's reader that has nothing to read.
-	pad   []byte
-	empty *proto.Reader
+	// noLend makes appendTo take the public path; tests set it to check
+	// that both paths store the same rows.
+	noLend bool
+}
+
+// list is every column in eventColumnList order.
+func (c *eventColumns) list() [37]proto.Column {
+	return [...]proto.Column{
+		&c.eventID, &c.typ, &c.event, &c.customerID, &c.userID, &c.anonymousID,
+		&c.ts, &c.originalTS, &c.sentAt, &c.receivedAt,
+		&c.journey, &c.stage, &c.touchpoint, &c.persona, &c.mapVersion, &c.schemaVersion,
+		&c.stageIndex, &c.negative,
+		&c.channel, &c.campaignSource, &c.campaignMedium, &c.deviceType, &c.deviceOS,
+		&c.deviceManufacturer, &c.locale,
+		&c.campaignName, &c.campaignTerm, &c.campaignContent, &c.pagePath, &c.pageURL,
+		&c.pageTitle, &c.referrer,
+		&c.properties, &c.traits,
+		&c.kafkaTopic, &c.kafkaPartition, &c.kafkaOffset,
+	}
 }
 
 func (c *eventColumns) fill(rows []schemas.Enriched) {
-	n := len(rows)
-	c.eventID, c.typ, c.event = reuse(c.eventID, n), reuse(c.typ, n), reuse(c.event, n)
-	c.customerID, c.userID, c.anonymousID = reuse(c.customerID, n), reuse(c.userID, n), reuse(c.anonymousID, n)
-	c.ts, c.originalTS, c.sentAt, c.receivedAt = reuse(c.ts, n), reuse(c.originalTS, n), reuse(c.sentAt, n), reuse(c.receivedAt, n)
-	c.journey, c.stage, c.touchpoint = reuse(c.journey, n), reuse(c.stage, n), reuse(c.touchpoint, n)
-	c.persona, c.mapVersion, c.schemaVersion = reuse(c.persona, n), reuse(c.mapVersion, n), reuse(c.schemaVersion, n)
-	c.stageIndex, c.negative = reuse(c.stageIndex, n), reuse(c.negative, n)
-	c.channel, c.campaignSource, c.campaignMedium = reuse(c.channel, n), reuse(c.campaignSource, n), reuse(c.campaignMedium, n)
-	c.deviceType, c.deviceOS, c.deviceManufacturer, c.locale = reuse(c.deviceType, n), reuse(c.deviceOS, n), reuse(c.deviceManufacturer, n), reuse(c.locale, n)
-	c.campaignName, c.campaignTerm, c.campaignContent = reuse(c.campaignName, n), reuse(c.campaignTerm, n), reuse(c.campaignContent, n)
-	c.pagePath, c.pageURL, c.pageTitle, c.referrer = reuse(c.pagePath, n), reuse(c.pageURL, n), reuse(c.pageTitle, n), reuse(c.referrer, n)
-	c.properties, c.traits = reuse(c.properties, n), reuse(c.traits, n)
-	c.kafkaTopic, c.kafkaPartition, c.kafkaOffset = reuse(c.kafkaTopic, n), reuse(c.kafkaPartition, n), reuse(c.kafkaOffset, n)
-
-	for i := range rows {
-		r := &rows[i]
-		c.eventID[i], c.typ[i], c.event[i] = r.EventID, r.Type, r.Event.Event
-		c.customerID[i], c.userID[i], c.anonymousID[i] = r.CustomerID, r.UserID, r.AnonymousID
-		c.ts[i], c.originalTS[i] = storedTime(r.Timestamp), storedTime(r.OriginalTimestamp)
-		c.sentAt[i], c.receivedAt[i] = storedTime(r.SentAt), storedTime(r.ReceivedAt)
-		c.journey[i], c.stage[i], c.touchpoint[i] = r.Journey, r.Stage, r.Touchpoint
-		c.persona[i], c.mapVersion[i], c.schemaVersion[i] = r.Persona, r.MapVersion, schemas.Version
-		c.stageIndex[i], c.negative[i] = r.StageIndex, r.Negative
-		ctx := &r.Context
-		c.channel[i], c.campaignSource[i], c.campaignMedium[i] = ctx.Channel, ctx.Campaign.Source, ctx.Campaign.Medium
-		c.deviceType[i], c.deviceOS[i], c.deviceManufacturer[i] = ctx.Device.Type, ctx.Device.OS, ctx.Device.Manufacturer
-		c.locale[i] = ctx.Locale
-		c.campaignName[i], c.campaignTerm[i], c.campaignContent[i] = ctx.Campaign.Name, ctx.Campaign.Term, ctx.Campaign.Content
-		c.pagePath[i], c.pageURL[i], c.pageTitle[i], c.referrer[i] = ctx.Page.Path, ctx.Page.URL, ctx.Page.Title, ctx.Referrer
-		c.properties[i], c.traits[i] = jsonView(r.RawProperties), jsonView(r.RawTraits)
-		c.kafkaTopic[i], c.kafkaPartition[i], c.kafkaOffset[i] = r.Topic, r.Partition, r.Offset
-	}
-}
-
-// appendTo appends every column to an insert of eventColumnList.
-func (c *eventColumns) appendTo(b driver.Batch) error {
-	cols := [...]any{
-		c.eventID, c.typ, c.event, c.customerID, c.userID, c.anonymousID,
-		c.ts, c.originalTS, c.sentAt, c.receivedAt,
-		c.journey, c.stage, c.touchpoint, c.persona, c.mapVersion, c.schemaVersion,
-		c.stageIndex, c.negative,
-		c.channel, c.campaignSource, c.campaignMedium, c.deviceType, c.deviceOS,
-		c.deviceManufacturer, c.locale,
-		c.campaignName, c.campaignTerm, c.campaignContent, c.pagePath, c.pageURL,
-		c.pageTitle, c.referrer,
-		c.properties, c.traits,
-		c.kafkaTopic, c.kafkaPartition, c.kafkaOffset,
-	}
-	dst := b.Columns()
-	for i, col := range cols {
-		if i < len(dst) {
-			c.reserve(dst[i], col, len(c.eventID))
-		}
-		if err := b.Column(i).Append(col); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// reserve sizes one of the driver's columns for values before they are
-// appended: one exact allocation per buffer instead of growth by append.
-//
-// Why: the driver's columns are new for every insert and grow by append,
-// about a dozen large allocations and copies per column for a 10,000-row
-// batch. On a VM whose host backs memory lazily each of those faults its
-// pages in again; in journeys bench that growth was 2.2 µs of the
-// collector's ~17 µs per event, the largest single cost.
-//
-// How, with the driver's public column interface only: decoding sizes a
-// column exactly before reading any row, so decoding from an empty reader
-// allocates and then fails at the first row; a String column's byte buffer
-// is sized by appending one string of the total length. Reset then empties
-// the column and keeps the capacity. If a driver version decoded
-// differently this would only be slower: Reset always empties the column.
-//
-// values are the rows about to be appended, rows of them.
-func (c *eventColumns) reserve(col column.Interface, values any, rows int) {
-	// Only the column types the events table uses, whose Decode and Reset
-	// are known to touch nothing but the data buffers.
-	switch col.(type) {
-	case *column.String:
-		if strs, ok := values.([]string); ok {
-			c.reserveBytes(col, strs)
-		}
-	case *column.DateTime64, *column.Bool, *column.UInt8, *column.Int32, *column.Int64:
-	default:
-		return
-	}
-	if rows == 0 {
-		return
-	}
-	if c.empty == nil {
-		c.empty = proto.NewReader(bytes.NewReader(nil))
-	}
-	_ = col.Decode(c.empty, rows) // fails at row 0, after sizing
-	col.Reset()
-}
-
-// reserveBytes gives a String column's byte buffer room for strs.
-func (c *eventColumns) reserveBytes(col column.Interface, strs []string) {
-	total := 0
-	for _, s := range strs {
-		total += len(s)
-	}
-	// Below this the buffer comes from the allocator's size classes, where
-	// growing is cheap.
-	if total < 32<<10 {
-		return
-	}
-	if cap(c.pad) < total {
-		c.pad = make([]byte, total)
-	}
-	if col.AppendRow(unsafe.String(&c.pad[0], total)) == nil {
+	for _, col := range c.list() {
 		col.Reset()
 	}
+	for i := range rows {
+		r := &rows[i]
+		c.eventID.Append(r.EventID)
+		c.typ.Append(r.Type)
+		c.event.Append(r.Event.Event)
+		c.customerID.Append(r.CustomerID)
+		c.userID.Append(r.UserID)
+		c.anonymousID.Append(r.AnonymousID)
+		c.ts.Data = append(c.ts.Data, dateTime64(r.Timestamp))
+		c.originalTS.Data = append(c.originalTS.Data, dateTime64(r.OriginalTimestamp))
+		c.sentAt.Data = append(c.sentAt.Data, dateTime64(r.SentAt))
+		c.receivedAt.Data = append(c.receivedAt.Data, dateTime64(r.ReceivedAt))
+		c.journey.Append(r.Journey)
+		c.stage.Append(r.Stage)
+		c.touchpoint.Append(r.Touchpoint)
+		c.persona.Append(r.Persona)
+		c.mapVersion.Append(r.MapVersion)
+		c.schemaVersion.Append(schemas.Version)
+		c.stageIndex = append(c.stageIndex, r.StageIndex)
+		c.negative = append(c.negative, r.Negative)
+		ctx := &r.Context
+		c.channel.Append(ctx.Channel)
+		c.campaignSource.Append(ctx.Campaign.Source)
+		c.campaignMedium.Append(ctx.Campaign.Medium)
+		c.deviceType.Append(ctx.Device.Type)
+		c.deviceOS.Append(ctx.Device.OS)
+		c.deviceManufacturer.Append(ctx.Device.Manufacturer)
+		c.locale.Append(ctx.Locale)
+		c.campaignName.Append(ctx.Campaign.Name)
+		c.campaignTerm.Append(ctx.Campaign.Term)
+		c.campaignContent.Append(ctx.Campaign.Content)
+		c.pagePath.Append(ctx.Page.Path)
+		c.pageURL.Append(ctx.Page.URL)
+		c.pageTitle.Append(ctx.Page.Title)
+		c.referrer.Append(ctx.Referrer)
+		appendObject(&c.properties, r.RawProperties)
+		appendObject(&c.traits, r.RawTraits)
+		c.kafkaTopic.Append(r.Topic)
+		c.kafkaPartition = append(c.kafkaPartition, r.Partition)
+		c.kafkaOffset = append(c.kafkaOffset, r.Offset)
+	}
 }
 
-// reuse returns s with length n, reallocating only when it is too small.
-func reuse[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
+// appendTo puts the columns into an insert of eventColumnList, and returns
+// what the insert must call once it is over, sent or not: it takes back the
+// buffers lent to the driver (see lend), so that nothing the driver might keep
+// aliases buffers that the next batch overwrites.
+func (c *eventColumns) appendTo(b driver.Batch) (giveBack func(), err error) {
+	dst := b.Columns()
+	cols := c.list()
+	if len(dst) != len(cols) {
+		return nil, fmt.Errorf("events insert has %d columns, want %d", len(dst), len(cols))
 	}
-	return s[:n]
+	loans := make([]loan, 0, len(cols))
+	giveBack = func() {
+		for _, l := range loans {
+			l.give()
+		}
+	}
+	for i, col := range cols {
+		if !c.noLend {
+			if l, ok := lend(dst[i], col); ok {
+				l.take()
+				loans = append(loans, l)
+				continue
+			}
+		}
+		if err := b.Column(i).Append(publicValues(col)); err != nil {
+			return giveBack, err
+		}
+	}
+	return giveBack, nil
+}
+
+// loan is the lending of one column: take makes the driver's column share
+// the backing arrays of ours, which the driver then encodes as if it had
+// appended the values itself; give empties the driver's column again.
+type loan struct{ take, give func() }
+
+// lend prepares the loan of src to the driver's column dst.
+//
+// It relies on how clickhouse-go v2 stores data: each column type of
+// lib/column keeps it in an unexported field "col" of the ch-go proto type
+// that eventColumns uses. inner checks that by reflection; where a column
+// stores data differently (a LowCardinality column, which the HTTP protocol's
+// insert header declares, or another driver version), lend reports false and
+// appendTo uses the public Append for that column: slower, same rows.
+// TestEventColumnsAreLent fails if the pinned driver stops matching.
+func lend(dst column.Interface, src proto.Column) (loan, bool) {
+	switch src := src.(type) {
+	case *proto.ColStr:
+		return lendValue(dst, src)
+	case *proto.ColDateTime64:
+		// Only the data: precision and location are the driver's, from the
+		// header, and the values are at millisecond precision.
+		d := inner[proto.ColDateTime64](dst)
+		if d == nil || d.Precision != proto.PrecisionMilli {
+			return loan{}, false
+		}
+		return loan{take: func() { d.Data = src.Data }, give: func() { d.Data = nil }}, true
+	case *proto.ColUInt8:
+		return lendValue(dst, src)
+	case *proto.ColBool:
+		return lendValue(dst, src)
+	case *proto.ColInt32:
+		return lendValue(dst, src)
+	case *proto.ColInt64:
+		return lendValue(dst, src)
+	}
+	return loan{}, false
+}
+
+// lendValue is the loan of a column whose whole value is its data.
+func lendValue[T any](dst column.Interface, src *T) (loan, bool) {
+	d := inner[T](dst)
+	if d == nil {
+		return loan{}, false
+	}
+	return loan{
+		take: func() { *d = *src },
+		give: func() {
+			var zero T
+			*d = zero
+		},
+	}, true
+}
+
+// inner is the ch-go column of type T inside the driver column c, or nil if
+// c does not keep one in its field "col".
+func inner[T any](c column.Interface) *T {
+	v := reflect.ValueOf(c)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	f, ok := v.Elem().Type().FieldByName("col")
+	if !ok || f.Type != reflect.TypeFor[T]() {
+		return nil
+	}
+	return (*T)(unsafe.Add(v.UnsafePointer(), f.Offset))
+}
+
+// publicValues is col in a form the driver's public Append takes.
+func publicValues(col proto.Column) any {
+	switch col := col.(type) {
+	case *proto.ColStr:
+		strs := make([]string, col.Rows())
+		for i := range strs {
+			strs[i] = col.Row(i)
+		}
+		return strs
+	case *proto.ColDateTime64:
+		times := make([]time.Time, len(col.Data))
+		for i, d := range col.Data {
+			times[i] = d.Time(proto.PrecisionMilli).UTC()
+		}
+		return times
+	case *proto.ColUInt8:
+		return []uint8(*col)
+	case *proto.ColBool:
+		return []bool(*col)
+	case *proto.ColInt32:
+		return []int32(*col)
+	case *proto.ColInt64:
+		return []int64(*col)
+	}
+	// list has no other column type; the driver's Append rejects this
+	// with an error naming the type.
+	return col
+}
+
+// dateTime64 is storedTime at the events table's precision.
+func dateTime64(t time.Time) proto.DateTime64 {
+	return proto.ToDateTime64(t, proto.PrecisionMilli)
 }
 
 // storedTime maps the zero time (an absent sent_at) to the Unix epoch:
@@ -185,23 +259,12 @@ func storedTime(t time.Time) time.Time {
 	return t
 }
 
-// release drops the columns' views of the batch's raw JSON (see jsonView)
-// before the buffers go back to the free list, so that an idle free list
-// does not keep a whole batch of Kafka messages alive.
-func (c *eventColumns) release() {
-	clear(c.properties)
-	clear(c.traits)
-}
-
-// jsonView is the stored form of a raw JSON object ("{}" when absent, as
-// the schemas contract promises) as a string that shares b's memory.
-// The driver copies every value into its own column buffer during Append, and
-// b (sliced from the Kafka message) is not modified while the insert runs, so
-// sharing is safe for the life of one insert; release ends it. It saves an
-// allocation and a copy of a few hundred bytes per row.
-func jsonView(b []byte) string {
+// appendObject appends a raw JSON object, "{}" when absent as the schemas
+// contract promises.
+func appendObject(c *proto.ColStr, b []byte) {
 	if len(b) == 0 {
-		return "{}"
+		c.Append("{}")
+		return
 	}
-	return unsafe.String(&b[0], len(b))
+	c.AppendBytes(b)
 }

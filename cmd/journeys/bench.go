@@ -130,6 +130,7 @@ usual JOURNEYS_* environment variables (e.g. JOURNEYS_BATCH_MAX_ROWS).`,
 type benchResult struct {
 	rows    int64 // rows that landed
 	cpu     time.Duration
+	sys     time.Duration // the kernel's part of cpu
 	wall    time.Duration
 	peakRSS int64
 	// faults are minor page faults: on a VM whose host backs guest memory
@@ -343,6 +344,7 @@ func (a *app) bench(ctx context.Context, o benchOptions) error {
 	fmt.Fprintln(tw, "\nmeasure\tjourneys\tfloor\t")
 	fmt.Fprintf(tw, "rows landed\t%d\t%d\t\n", res.rows, floor.rows)
 	fmt.Fprintf(tw, "collector CPU (user+sys)\t%.2fs\t%.2fs\t\n", res.cpu.Seconds(), floor.cpu.Seconds())
+	fmt.Fprintf(tw, "  of which sys (kernel: sockets, page faults)\t%.2fs\t%.2fs\t\n", res.sys.Seconds(), floor.sys.Seconds())
 	fmt.Fprintf(tw, "wall\t%.2fs\t%.2fs\t\n", res.wall.Seconds(), floor.wall.Seconds())
 	fmt.Fprintf(tw, "events per collector CPU-second\t%.0f\t%.0f\t\n", res.perCPUSecond(), floor.perCPUSecond())
 	fmt.Fprintf(tw, "wall events/s (%d cores shared with broker and ClickHouse)\t%.0f\t%.0f\t\n", runtime.NumCPU(), res.perWallSecond(), floor.perWallSecond())
@@ -588,7 +590,7 @@ func measureConsumer(ctx context.Context, pid int, client *kafka.Client, group s
 	if err != nil {
 		return benchResult{}, err
 	}
-	return benchResult{cpu: st1.cpu - st0.cpu, wall: wall, peakRSS: st1.peakRSS, faults: st1.minorFaults - st0.minorFaults}, nil
+	return benchResult{cpu: st1.cpu - st0.cpu, sys: st1.sys - st0.sys, wall: wall, peakRSS: st1.peakRSS, faults: st1.minorFaults - st0.minorFaults}, nil
 }
 
 // waitCommitted polls until the group's committed offsets reach the end of
@@ -614,6 +616,7 @@ func waitCommitted(ctx context.Context, client *kafka.Client, group string, time
 // procSample is what procStat reads of a process.
 type procSample struct {
 	cpu         time.Duration // user + sys
+	sys         time.Duration
 	minorFaults int64
 	peakRSS     int64 // VmHWM
 }
@@ -641,6 +644,7 @@ func procStat(pid int) (procSample, error) {
 	}
 	// USER_HZ is 100 on every Linux that Go supports.
 	cpu := time.Duration(utime+stime) * 10 * time.Millisecond
+	sys := time.Duration(stime) * 10 * time.Millisecond
 
 	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -656,7 +660,7 @@ func procStat(pid int) (procSample, error) {
 			rss = kb << 10
 		}
 	}
-	return procSample{cpu: cpu, minorFaults: minflt, peakRSS: rss}, nil
+	return procSample{cpu: cpu, sys: sys, minorFaults: minflt, peakRSS: rss}, nil
 }
 
 func freeAddr() (string, error) {
