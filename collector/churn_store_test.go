@@ -73,13 +73,15 @@ func newTestCollector(t *testing.T, env churnEnv, jm *enrich.Map, clock *fakeClo
 
 // record is a valid event as ingest would hand it over.
 func record(topic string, partition int32, offset int64, user, name string, at time.Time, ctx schemas.Context, props map[string]any) ingest.Record {
-	return ingest.Record{
+	r := ingest.Record{
 		Event: schemas.Event{
 			EventID: fmt.Sprintf("%s-%d-%d", topic, partition, offset), Type: schemas.TypeTrack, Event: name,
-			UserID: user, Timestamp: at, ReceivedAt: at, Properties: props, Context: ctx,
+			UserID: user, Timestamp: at, ReceivedAt: at, Context: ctx,
 		},
 		Source: schemas.Source{Topic: topic, Partition: partition, Offset: offset},
 	}
+	r.Event.SetProperties(props)
+	return r
 }
 
 func batch(records []ingest.Record) *ingest.Batch {

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/expr-lang/expr"
 
+	"github.com/journeys-analytics/journeys/internal/gen"
 	"github.com/journeys-analytics/journeys/schemas"
 )
 
@@ -43,11 +45,11 @@ func benchEvents(n, customers int) []schemas.Event {
 		case p < 95:
 			ev.Type = schemas.TypeTrack
 			ev.Event = tracks[r.IntN(len(tracks))]
-			ev.Properties = map[string]any{"rating": json.Number(fmt.Sprint(r.IntN(6))), "plan": "pro"}
+			ev.SetProperties(map[string]any{"rating": json.Number(fmt.Sprint(r.IntN(6))), "plan": "pro"})
 		default:
 			ev.Type = schemas.TypeIdentify
 			ev.UserID = fmt.Sprintf("user-%d", c)
-			ev.Traits = map[string]any{"company_size": float64(r.IntN(1000)), "email": "x@example.com"}
+			ev.SetTraits(map[string]any{"company_size": float64(r.IntN(1000)), "email": "x@example.com"})
 		}
 		events[i] = ev
 	}
@@ -74,8 +76,8 @@ func BenchmarkPersona(b *testing.B) {
 	m := loadExample(b)
 	// An event that names no touchpoint, so only persona rules run.
 	ev := schemas.Event{Type: schemas.TypeTrack, Event: "Button Clicked", UserID: "u",
-		Traits:  map[string]any{"company_size": json.Number("120")},
 		Context: schemas.Context{Campaign: schemas.Campaign{Source: "google", Medium: "organic"}}}
+	ev.SetTraits(map[string]any{"company_size": json.Number("120")})
 	b.Run("unassigned/all_rules_no_match", func(b *testing.B) {
 		s := NewState(m)
 		b.ReportAllocs()
@@ -107,8 +109,8 @@ func BenchmarkPersona(b *testing.B) {
 // benchstat -col /reads.
 func BenchmarkRule(b *testing.B) {
 	ev := schemas.Event{Type: schemas.TypePage, Event: "Viewed",
-		Properties: map[string]any{"rating": json.Number("4"), "plan": "pro"},
-		Context:    schemas.Context{Campaign: schemas.Campaign{Source: "google"}, Page: schemas.Page{Path: "/docs/api"}}}
+		Context: schemas.Context{Campaign: schemas.Campaign{Source: "google"}, Page: schemas.Page{Path: "/docs/api"}}}
+	ev.SetProperties(map[string]any{"rating": json.Number("4"), "plan": "pro"})
 	s := NewState(mustParse(b, tierMap))
 	s.env.set(&ev)
 	for _, tc := range []struct{ name, src string }{
@@ -138,5 +140,96 @@ func BenchmarkRule(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkRuleReadsKeys is the cost of one of the example map's rules
+// that read keys, per event, as the collector runs it on an event Decode
+// left: reading the key from the objects' text, as rules do ("text"), or
+// decoding the objects whole first ("decode"), or with the maps already
+// built ("maps", as Decode used to build them for every event, a cost
+// then paid in Decode).
+func BenchmarkRuleReadsKeys(b *testing.B) {
+	v, err := schemas.NewValidator(schemas.DefaultLimits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ name, raw, src string }{
+		{"review", `{"event_id":"e","type":"track","event":"Review Posted","anonymous_id":"a","properties":{"rating":5,"site":"g2"}}`,
+			`properties.rating != nil && properties.rating >= 4`},
+		{"persona_identify", `{"event_id":"e","type":"identify","user_id":"u","anonymous_id":"a","traits":{"email":"user-000042@example.com","company_size":120,"industry":"software"}}`,
+			`context.campaign.source == "linkedin" || (traits.company_size != nil && traits.company_size >= 500)`},
+		{"persona_track", `{"event_id":"e","type":"track","event":"Feature Used","user_id":"u","properties":{"feature":"api"}}`,
+			`context.campaign.source == "linkedin" || (traits.company_size != nil && traits.company_size >= 500)`},
+	} {
+		decoded, inv := v.Decode([]byte(tc.raw), at)
+		if inv != nil {
+			b.Fatal(inv)
+		}
+		p, err := compile(tc.src)
+		if err != nil || p.direct == nil {
+			b.Fatalf("%s: %v, or not direct", tc.src, err)
+		}
+		r := &rule{program: p}
+		s := NewState(loadExample(b))
+		for _, how := range []string{"text", "decode", "maps"} {
+			b.Run(tc.name+"/"+how, func(b *testing.B) {
+				withMaps := decoded
+				withMaps.SetProperties(withMaps.Properties())
+				withMaps.SetTraits(withMaps.Traits())
+				var ev schemas.Event
+				b.ReportAllocs()
+				for b.Loop() {
+					ev = decoded // a fresh copy: nothing decoded yet
+					switch how {
+					case "decode":
+						ev.Properties()
+						ev.Traits()
+					case "maps":
+						ev = withMaps
+					}
+					s.env.set(&ev)
+					r.eval(s)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDecodeEnrich is what the collector does per event between
+// Kafka and ClickHouse, but for storage: decode a message of the stream
+// `journeys bench` produces and enrich it with the example map. It uses
+// only Decode and Enrich, so that it runs unchanged on older trees.
+func BenchmarkDecodeEnrich(b *testing.B) {
+	v, err := schemas.NewValidator(schemas.DefaultLimits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := gen.New(gen.DefaultConfig())
+	var msgs []gen.Message
+	for len(msgs) < 1<<14 {
+		m, ok := g.Next()
+		if !ok {
+			b.Fatal("the generator ended")
+		}
+		if m.Invalid == "" {
+			msgs = append(msgs, m)
+		}
+	}
+	m := loadExample(b)
+	s := NewState(m)
+	var row schemas.Enriched
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		msg := &msgs[i%len(msgs)]
+		ev, inv := v.Decode(msg.Value, msg.Time)
+		if inv != nil {
+			b.Fatal(inv)
+		}
+		row.Event, row.Source = ev, schemas.Source{Offset: int64(i)}
+		m.EnrichRow(s, &row)
+		i++
 	}
 }

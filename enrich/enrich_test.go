@@ -10,7 +10,16 @@ import (
 )
 
 func track(name string, props map[string]any) schemas.Event {
-	return schemas.Event{Type: schemas.TypeTrack, Event: name, AnonymousID: "anon", Properties: props}
+	ev := schemas.Event{Type: schemas.TypeTrack, Event: name, AnonymousID: "anon"}
+	ev.SetProperties(props)
+	return ev
+}
+
+// identify is an identify event of user u with traits.
+func identify(u string, traits map[string]any) schemas.Event {
+	ev := schemas.Event{Type: schemas.TypeIdentify, UserID: u}
+	ev.SetTraits(traits)
+	return ev
 }
 
 func page(name, path string) schemas.Event {
@@ -137,7 +146,7 @@ func TestFirstMatch(t *testing.T) {
 		{"touchpoint without event takes unknown names", track("Unknown", nil), "any_track"},
 		{"type must equal", page("Unknown", "/y"), ""},
 		{"all conditions must hold", schemas.Event{Type: schemas.TypeIdentify, UserID: "u"}, ""},
-		{"all conditions hold", schemas.Event{Type: schemas.TypeIdentify, UserID: "u", Traits: map[string]any{"plan": "pro"}}, "any_identify"},
+		{"all conditions hold", identify("u", map[string]any{"plan": "pro"}), "any_identify"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,7 +188,9 @@ func tiered(typ, userID, anonymousID, tier string) *schemas.Event {
 	if tier != "" {
 		props["tier"] = tier
 	}
-	return &schemas.Event{Type: typ, Event: "E", UserID: userID, AnonymousID: anonymousID, Properties: props}
+	ev := &schemas.Event{Type: typ, Event: "E", UserID: userID, AnonymousID: anonymousID}
+	ev.SetProperties(props)
+	return ev
 }
 
 func TestPersonaPriority(t *testing.T) {
@@ -217,7 +228,9 @@ func TestPersonaRulesBelowCurrentAreNotRun(t *testing.T) {
 	m := mustParse(t, tierMap)
 	s := NewState(m)
 	noN := func(user, tier string) *schemas.Event {
-		return &schemas.Event{Type: schemas.TypeTrack, Event: "E", UserID: user, Properties: map[string]any{"tier": tier}}
+		ev := &schemas.Event{Type: schemas.TypeTrack, Event: "E", UserID: user}
+		ev.SetProperties(map[string]any{"tier": tier})
+		return ev
 	}
 	// "high" matches first, so the failing "low" rule is never reached.
 	m.Enrich(s, noN("u1", "high"), schemas.Source{})
@@ -434,8 +447,9 @@ func TestEnrichDoesNotMutateEvent(t *testing.T) {
 	m := loadExample(t)
 	ev := track("Review Posted", map[string]any{"rating": json.Number("5")})
 	m.Enrich(NewState(m), &ev, schemas.Source{})
-	if _, ok := ev.Properties["rating"].(json.Number); !ok {
-		t.Errorf("rating became %T", ev.Properties["rating"])
+	v, _ := ev.Property("rating")
+	if _, ok := v.(json.Number); !ok {
+		t.Errorf("rating became %T", v)
 	}
 }
 
@@ -472,7 +486,8 @@ journeys:
 	s := NewState(m)
 	for range 3 {
 		// Traits is nil: a nil map reads as nil like a missing key.
-		ev := schemas.Event{Type: schemas.TypeTrack, Event: "E", UserID: "u", Properties: map[string]any{"plan": "pro"}}
+		ev := track("E", map[string]any{"plan": "pro"})
+		ev.UserID, ev.AnonymousID = "u", ""
 		if got := m.Enrich(s, &ev, schemas.Source{}).Touchpoint; got != "fallback" {
 			t.Fatalf("touchpoint = %q, want fallback past two failing rules", got)
 		}

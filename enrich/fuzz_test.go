@@ -24,10 +24,12 @@ func FuzzParseMap(f *testing.F) {
 	f.Add([]byte(tierMap))
 
 	events := []schemas.Event{
-		{Type: schemas.TypeTrack, Event: "Review Posted", AnonymousID: "a", Properties: map[string]any{"rating": 5.0}},
+		{Type: schemas.TypeTrack, Event: "Review Posted", AnonymousID: "a"},
 		{Type: schemas.TypePage, Event: "E", AnonymousID: "a", Context: schemas.Context{Page: schemas.Page{Path: "/docs"}}},
-		{Type: schemas.TypeIdentify, AnonymousID: "a", UserID: "u", Traits: map[string]any{"company_size": 600.0}},
+		{Type: schemas.TypeIdentify, AnonymousID: "a", UserID: "u"},
 	}
+	events[0].SetProperties(map[string]any{"rating": 5.0})
+	events[2].SetTraits(map[string]any{"company_size": 600.0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Parse(data, "fuzz")
 		if err != nil {

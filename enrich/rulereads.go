@@ -316,12 +316,20 @@ type keyRead struct {
 	key    string
 }
 
-// raw is the value as the event holds it; nil if missing.
+// raw is the value as the event holds it; nil if missing. It is read
+// from the object's text, which finds the one key without decoding the
+// whole object unless something has decoded it already.
 func (k *keyRead) raw(e *Env) any {
-	if k.traits {
-		return e.Traits[k.key]
+	switch {
+	case e.hasLast && e.last == *k:
+		return e.value
+	case k.traits:
+		e.value, _ = e.traits.Get(k.key)
+	default:
+		e.value, _ = e.properties.Get(k.key)
 	}
-	return e.Properties[k.key]
+	e.last, e.hasLast = *k, true
+	return e.value
 }
 
 // read is what fetch returns.

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
@@ -47,6 +48,9 @@ func readRules() []string {
 		}
 	}
 	return append(rules,
+		// Both objects' keys in one rule.
+		`properties.n != nil && traits.n > 4`, `traits.n == nil || properties.n >= 4`, `properties.n == traits.n`,
+		`traits.n != nil && properties.n != nil && traits.n < 5`, `properties.m == traits.m`,
 		`let event = "x"; event == "x"`,
 		`let properties = {"n": 5}; properties.n > 4`,
 		`let context = {"channel": "x"}; context.channel == "x"`,
@@ -59,8 +63,10 @@ func readRules() []string {
 
 // readEvents vary the string fields and the values of properties.n and
 // traits.n over what the rules distinguish, including values no validator
-// produces.
-func readEvents() []schemas.Event {
+// produces, set as maps; then the values a validator does produce, as it
+// leaves them: JSON text that the event decodes on demand, with the keys
+// spelt and repeated as JSON allows.
+func readEvents(t testing.TB) []schemas.Event {
 	f := 4.5
 	var events []schemas.Event
 	for _, s := range []string{"", "x", "xy", "y", "X"} {
@@ -71,10 +77,39 @@ func readEvents() []schemas.Event {
 				Campaign: schemas.Campaign{Source: s}, Page: schemas.Page{Path: s}, Device: schemas.Device{OS: s},
 			}}
 			if n != "missing" {
-				ev.Properties = map[string]any{"n": n, "items": []any{n}, "m": map[string]any{"n": n}}
-				ev.Traits = map[string]any{"n": n}
+				ev.SetProperties(map[string]any{"n": n, "items": []any{n}, "m": map[string]any{"n": n}})
+				ev.SetTraits(map[string]any{"n": n})
 			}
 			events = append(events, ev)
+		}
+	}
+	v, err := schemas.NewValidator(schemas.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	values := []string{"null", "4", "4.0", "4.5", "5", "-0", "1e-400", `"4.5"`, `"x"`, `"\u0078"`, `"\ud800"`,
+		"true", `{"n":5}`, "[5]", "[]"}
+	for i, n := range values {
+		for _, obj := range []string{
+			`{"n":N,"items":[N],"m":{"n":N}}`,
+			`{"n":1,"items":[],"n":N}`, // the last of duplicates
+			`{"\u006e":N,"m":{"n":N}}`, // an escaped key
+			`{"items":[{"n":1}],"m":{"n":0}, "n" : N }`,
+			`{"\udc00":1,"n":N}`, // a key the fast parser leaves to encoding/json
+		} {
+			props := strings.ReplaceAll(obj, "N", n)
+			// traits.n differs from properties.n, so that a read of one
+			// cannot pass for the other.
+			traits := strings.ReplaceAll(obj, "N", values[(i+3)%len(values)])
+			for _, e := range []string{"x", "y"} {
+				raw := `{"event_id":"e","type":"track","event":"` + e + `","user_id":"u","properties":` + props + `,"traits":` + traits + `}`
+				ev, inv := v.Decode([]byte(raw), at)
+				if inv != nil {
+					t.Fatalf("%s: %v", raw, inv)
+				}
+				events = append(events, ev)
+			}
 		}
 	}
 	return events
@@ -86,7 +121,7 @@ func readEvents() []schemas.Event {
 // message.
 func TestRuleReadsAgreeWithVM(t *testing.T) {
 	s := NewState(mustParse(t, tierMap))
-	events := readEvents()
+	events := readEvents(t)
 	direct := 0
 	for _, src := range readRules() {
 		if p := agree(t, s, src, events); p != nil && p.direct != nil {
@@ -104,7 +139,7 @@ func FuzzRuleReadsAgree(f *testing.F) {
 		f.Add(src)
 	}
 	s := NewState(mustParse(f, tierMap))
-	events := readEvents()
+	events := readEvents(f)
 	f.Fuzz(func(t *testing.T, src string) { agree(t, s, src, events) })
 }
 
@@ -125,10 +160,16 @@ func agree(t *testing.T, s *State, src string, events []schemas.Event) *program 
 		return nil
 	}
 	var refVM vm.VM
+	var refEnv Env
 	for i := range events {
-		s.env.set(&events[i])
-		out, refErr := refVM.Run(ref, &s.env)
+		// Each side has its own copy of the event, so that the patched
+		// rule reads keys from an event nothing has decoded yet.
+		ev, refEv := events[i], events[i]
+		refEnv.set(&refEv)
+		refEnv.fill()
+		out, refErr := refVM.Run(ref, &refEnv)
 		want := refErr == nil && out == true
+		s.env.set(&ev)
 		r := &rule{program: p}
 		got := r.eval(s)
 		var gotErr error
@@ -137,7 +178,7 @@ func agree(t *testing.T, s *State, src string, events []schemas.Event) *program 
 		}
 		if got != want || (gotErr == nil) != (refErr == nil) || (refErr != nil && message(gotErr) != message(refErr)) {
 			t.Errorf("%s on %s: %v (error %v), without the reads %v (error %v)",
-				src, eventOf(&events[i]), got, gotErr, want, refErr)
+				src, eventOf(events[i]), got, gotErr, want, refErr)
 		}
 	}
 	return p
@@ -154,12 +195,12 @@ func message(err error) string {
 	return err.Error()
 }
 
-func eventOf(ev *schemas.Event) string {
-	n, ok := ev.Properties["n"]
+func eventOf(ev schemas.Event) string {
+	n, ok := ev.Property("n")
 	if !ok {
 		return fmt.Sprintf("strings %q, n missing", ev.Event)
 	}
-	return fmt.Sprintf("strings %q, n %T %v", ev.Event, n, n)
+	return fmt.Sprintf("strings %q, n %T %v (properties %s)", ev.Event, n, n, ev.RawProperties)
 }
 
 // TestExampleRulesRunWithoutVM keeps the example map's rules, the shapes
@@ -180,6 +221,9 @@ func TestStringFieldsCovered(t *testing.T) {
 	var walk func(v reflect.Value, path string)
 	walk = func(v reflect.Value, path string) {
 		for i := range v.NumField() {
+			if !v.Type().Field(i).IsExported() {
+				continue // not seen by rules
+			}
 			name := strings.TrimPrefix(path+"."+v.Type().Field(i).Tag.Get("expr"), ".")
 			switch f := v.Field(i); f.Kind() {
 			case reflect.Struct:

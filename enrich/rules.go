@@ -28,12 +28,30 @@ import (
 // The cost is a type switch per such value, plus a ParseFloat only for the
 // json.Numbers a rule actually touches. A value passed whole keeps its
 // json.Numbers: sum(properties.prices) sees them unconverted.
+//
+// Properties and Traits are filled only when a rule runs on the VM
+// (fill): a rule made of comparisons runs as Go code and reads the keys it
+// compares from the objects' text (keyRead), without decoding them whole.
+// An Env is made by set.
 type Env struct {
 	Event      string         `expr:"event"`
 	Type       string         `expr:"type"`
 	Properties map[string]any `expr:"properties"`
 	Traits     map[string]any `expr:"traits"`
 	Context    EnvContext     `expr:"context"`
+
+	// properties and traits are the event's objects; filled says whether
+	// Properties and Traits hold their maps yet. They are values, not a
+	// pointer to the event, which would make Map.Enrich's copy of the
+	// event escape to the heap through the State.
+	properties, traits schemas.Object
+	filled             bool
+	// last is the key last read from ev and value its value, valid when
+	// hasLast: rules read a key twice, `properties.rating != nil &&
+	// properties.rating >= 4`, and the second read then costs no scan.
+	last    keyRead
+	value   any
+	hasLast bool
 }
 
 // EnvContext is schemas.Context under the names rules use.
@@ -77,8 +95,8 @@ func (e *Env) set(ev *schemas.Event) {
 	*e = Env{
 		Event:      ev.Event,
 		Type:       ev.Type,
-		Properties: ev.Properties,
-		Traits:     ev.Traits,
+		properties: ev.PropertiesObject(),
+		traits:     ev.TraitsObject(),
 		Context: EnvContext{
 			Channel:  c.Channel,
 			Campaign: EnvCampaign(c.Campaign),
@@ -87,6 +105,15 @@ func (e *Env) set(ev *schemas.Event) {
 			Device:   EnvDevice(c.Device),
 			Locale:   c.Locale,
 		},
+	}
+}
+
+// fill sets Properties and Traits, decoding the objects if the event had
+// not, for the VM, which reads them by reflection.
+func (e *Env) fill() {
+	if !e.filled {
+		e.Properties, e.Traits = e.properties.Map(), e.traits.Map()
+		e.filled = true
 	}
 }
 
@@ -302,6 +329,7 @@ func (r *rule) eval(s *State) bool {
 		}
 		// The VM runs the rule again, to fail as it fails on any rule.
 	}
+	s.env.fill()
 	out, err := s.vm.Run(r.program.vm, &s.env)
 	if err != nil {
 		r.fail(err)

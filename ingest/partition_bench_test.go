@@ -26,7 +26,6 @@ func benchEvent() schemas.Event {
 		EventID: "0b5c7a8e-1f1e-4d2a-9c55-6f1d2b3c4d5e", Type: schemas.TypeTrack, Event: "Feature Used",
 		UserID: "user-000042", AnonymousID: "anon-00000000042",
 		Timestamp: at, OriginalTimestamp: at, SentAt: at, ReceivedAt: at,
-		Properties:    map[string]any{"feature": "reports", "plan": "pro"},
 		RawProperties: []byte(`{"feature":"reports","plan":"pro"}`), RawTraits: []byte("{}"),
 		Context: schemas.Context{
 			Channel:  "web",

@@ -76,35 +76,47 @@ func (p *Pseudonymizer) IDs(ev *schemas.Event) {
 }
 
 // Properties hashes or drops the listed keys of ev's properties and traits,
-// in the parsed maps and in the raw JSON that is stored. It runs after
-// enrichment, so journey-map rules still see the original values; nothing
-// else of the event keeps them. Unlisted values keep their exact JSON text;
-// the object is re-encoded (keys sorted) only when it has a listed key.
+// in the raw JSON that is stored and so in what ev decodes from it. It runs
+// after enrichment, so journey-map rules still see the original values;
+// nothing else of the event keeps them. Unlisted values keep their exact
+// JSON text; the object is re-encoded (keys sorted) only when it has a
+// listed key, which is looked up without decoding the object.
 func (p *Pseudonymizer) Properties(ev *schemas.Event) error {
 	if len(p.props) == 0 {
 		return nil
 	}
-	var err error
-	if ev.RawProperties, err = p.object(ev.RawProperties, ev.Properties); err != nil {
-		return fmt.Errorf("privacy: properties: %w", err)
+	if p.listed(ev.Property) {
+		raw, err := p.object(ev.RawProperties)
+		if err != nil {
+			return fmt.Errorf("privacy: properties: %w", err)
+		}
+		ev.SetRawProperties(raw)
 	}
-	if ev.RawTraits, err = p.object(ev.RawTraits, ev.Traits); err != nil {
-		return fmt.Errorf("privacy: traits: %w", err)
+	if p.listed(ev.Trait) {
+		raw, err := p.object(ev.RawTraits)
+		if err != nil {
+			return fmt.Errorf("privacy: traits: %w", err)
+		}
+		ev.SetRawTraits(raw)
 	}
 	return nil
 }
 
-func (p *Pseudonymizer) object(raw []byte, parsed map[string]any) ([]byte, error) {
-	found := false
-	for k := range parsed {
-		if p.props[k] {
-			found = true
-			break
+// listed reports whether the object that lookup reads has a listed key.
+func (p *Pseudonymizer) listed(lookup func(key string) (any, bool)) bool {
+	for k := range p.props {
+		if _, ok := lookup(k); ok {
+			return true
 		}
 	}
-	if !found {
-		return raw, nil
-	}
+	return false
+}
+
+// object returns the JSON object raw with its listed keys hashed or
+// dropped. Decoding the result gives what decoding raw gives, with those
+// keys changed alike: encoding/json reads keys and keeps values here as it
+// does into an any, so the event's decoded objects follow the text.
+func (p *Pseudonymizer) object(raw []byte) ([]byte, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return raw, err
@@ -115,7 +127,6 @@ func (p *Pseudonymizer) object(raw []byte, parsed map[string]any) ([]byte, error
 		}
 		if p.drop {
 			delete(obj, k)
-			delete(parsed, k)
 			continue
 		}
 		// A string is hashed as its text, anything else as its JSON.
@@ -124,9 +135,7 @@ func (p *Pseudonymizer) object(raw []byte, parsed map[string]any) ([]byte, error
 		if json.Unmarshal(v, &s) == nil {
 			text = s
 		}
-		h := p.ID(text)
-		obj[k], _ = json.Marshal(h) // a hex string always encodes
-		parsed[k] = h
+		obj[k], _ = json.Marshal(p.ID(text)) // a hex string always encodes
 	}
 	return json.Marshal(obj)
 }

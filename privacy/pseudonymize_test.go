@@ -2,8 +2,12 @@ package privacy
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/journeys-analytics/journeys/schemas"
 )
@@ -34,6 +38,11 @@ func TestPseudonymizerIDs(t *testing.T) {
 }
 
 func TestPseudonymizerProperties(t *testing.T) {
+	v, err := schemas.NewValidator(schemas.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const props = `{"plan":"pro","email":"a@b.c","price":1.10,"phone":12345}`
 	for _, tc := range []struct {
 		name string
 		drop bool
@@ -44,29 +53,44 @@ func TestPseudonymizerProperties(t *testing.T) {
 		}},
 		{"drop", true, func(*Pseudonymizer) string { return `{"plan":"pro","price":1.10}` }},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p, err := NewPseudonymizer(testKey, []string{"email", "phone"}, tc.drop)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ev := schemas.Event{
-				RawProperties: []byte(`{"plan":"pro","email":"a@b.c","price":1.10,"phone":12345}`),
-				Properties:    map[string]any{"plan": "pro", "email": "a@b.c", "price": 1.1, "phone": float64(12345)},
-				RawTraits:     []byte(`{"plan":"pro"}`),
-				Traits:        map[string]any{"plan": "pro"},
-			}
-			if err := p.Properties(&ev); err != nil {
-				t.Fatal(err)
-			}
-			if got := string(ev.RawProperties); got != tc.want(p) {
-				t.Errorf("properties = %s, want %s", got, tc.want(p))
-			}
-			if string(ev.RawTraits) != `{"plan":"pro"}` {
-				t.Errorf("traits without listed keys changed: %s", ev.RawTraits)
-			}
-			if v, ok := ev.Properties["email"]; (tc.drop && ok) || (!tc.drop && v != p.ID("a@b.c")) {
-				t.Errorf("parsed email = %v", v)
-			}
-		})
+		// The decoded properties follow the text whether a rule decoded
+		// them before (readFirst) or not.
+		for _, readFirst := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/read first %v", tc.name, readFirst), func(t *testing.T) {
+				p, err := NewPseudonymizer(testKey, []string{"email", "phone"}, tc.drop)
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw := `{"event_id":"e","type":"identify","user_id":"u","properties":` + props + `,"traits":{"plan":"pro"}}`
+				ev, inv := v.Decode([]byte(raw), time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+				if inv != nil {
+					t.Fatal(inv)
+				}
+				if readFirst {
+					if ev.Properties()["email"] != "a@b.c" {
+						t.Fatalf("decoded properties %v", ev.Properties())
+					}
+				}
+				if err := p.Properties(&ev); err != nil {
+					t.Fatal(err)
+				}
+				if got := string(ev.RawProperties); got != tc.want(p) {
+					t.Errorf("properties = %s, want %s", got, tc.want(p))
+				}
+				if string(ev.RawTraits) != `{"plan":"pro"}` {
+					t.Errorf("traits without listed keys changed: %s", ev.RawTraits)
+				}
+				if v, ok := ev.Property("email"); (tc.drop && ok) || (!tc.drop && v != p.ID("a@b.c")) {
+					t.Errorf("parsed email = %v", v)
+				}
+				var want map[string]any
+				if err := json.Unmarshal([]byte(tc.want(p)), &want); err != nil {
+					t.Fatal(err)
+				}
+				if got := ev.Properties(); !reflect.DeepEqual(got, want) {
+					t.Errorf("decoded properties = %v, want %v", got, want)
+				}
+			})
+		}
 	}
 }

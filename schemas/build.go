@@ -20,8 +20,12 @@ func (v *Validator) build(obj map[string]any, raw []byte, receivedAt time.Time) 
 		AnonymousID: str(obj, "anonymous_id"),
 	}
 	x := extracted{name: str(obj, "name")}
-	e.Properties, _ = obj["properties"].(map[string]any)
-	e.Traits, _ = obj["traits"].(map[string]any)
+	// encoding/json has built the maps already; they are kept, not
+	// decoded again from the text.
+	props, _ := obj["properties"].(map[string]any)
+	traits, _ := obj["traits"].(map[string]any)
+	e.SetProperties(props)
+	e.SetTraits(traits)
 	if c, ok := obj["context"].(map[string]any); ok {
 		e.Context = buildContext(c)
 	}
@@ -32,13 +36,13 @@ func (v *Validator) build(obj map[string]any, raw []byte, receivedAt time.Time) 
 	if x.sentAt, x.hasSentAt, inv = timeField(obj, "sent_at"); inv != nil {
 		return Event{}, inv
 	}
-	if e.Properties != nil || e.Traits != nil {
+	if props != nil || traits != nil {
 		var ok bool
 		x.rawProperties, x.rawTraits, ok = topLevelValues(raw)
 		if !ok {
 			// Unreachable for input encoding/json accepted; re-encoding is
 			// correct, only slower and with float64-rounded numbers.
-			x.rawProperties, x.rawTraits = marshalObject(e.Properties), marshalObject(e.Traits)
+			x.rawProperties, x.rawTraits = marshalObject(props), marshalObject(traits)
 		}
 	}
 	if inv := v.finish(&e, &x, receivedAt); inv != nil {

@@ -19,8 +19,10 @@
 // go-faster/jx tokenizer, 8 to 10 times faster (BenchmarkDecode,
 // BenchmarkDecodeGenerated). It answers only "certainly valid, and decoded
 // exactly as encoding/json would" or "not sure"; every "not sure" (an
-// invalid event, a duplicate key, a leap second, an escaped lone surrogate)
-// goes to the reference decoder above, which alone rejects.
+// invalid event, a duplicate key, a leap second, an escaped lone surrogate
+// in a field the Event holds as a string) goes to the reference decoder
+// above, which alone rejects. It checks properties and traits without
+// decoding them; the Event decodes them when something reads them.
 // So the fast path cannot change a result, only its cost, and differential
 // tests and a fuzz target (FuzzFastPathAgrees) hold it to that. The
 // generator fails on any keyword it does not compile, so a schema edit it

@@ -134,21 +134,21 @@ func acceptV1(p *fastParser, e *Event, x *extracted) bool {
 				return false
 			}
 			seen |= v1Properties
-			m, text, ok := p.freeObject()
+			text, ok := p.freeObject()
 			if !ok {
 				return false
 			}
-			e.Properties, x.rawProperties = m, text
+			x.rawProperties = text
 		case "traits": // #/properties/traits
 			if seen&v1Traits != 0 {
 				return false
 			}
 			seen |= v1Traits
-			m, text, ok := p.freeObject()
+			text, ok := p.freeObject()
 			if !ok {
 				return false
 			}
-			e.Traits, x.rawTraits = m, text
+			x.rawTraits = text
 		case "context": // #/properties/context
 			if seen&v1Context != 0 {
 				return false

@@ -34,13 +34,21 @@ func (v *Validator) decodeFast(raw []byte, receivedAt time.Time, e *Event, owned
 		*e = Event{}
 		return false
 	}
+	// acceptV1 kept the objects' text only; they are decoded from it on
+	// first use. An absent one is nil, as encoding/json leaves it, not
+	// the empty map its text "{}" would give.
+	e.properties.decoded = x.rawProperties == nil
+	e.traits.decoded = x.rawTraits == nil
 	return true
 }
 
 // fastParser reads one event with the go-faster/jx tokenizer and decodes it
 // as encoding/json would decode it into an any: strings unescaped, numbers
-// float64, objects map[string]any, arrays []any. Where jx and encoding/json
-// could differ, its methods report false rather than guess:
+// float64, objects map[string]any, arrays []any. Values the event does not
+// decode (unknown keys, properties and traits) it checks as encoding/json
+// would and skips. It also decodes those objects later, on demand
+// (object.go). Where jx and encoding/json could differ, its methods report
+// false rather than guess:
 //
 //   - jx checks the grammar as strictly as encoding/json (control
 //     characters, escapes, number syntax, literals, separators), and atEnd
@@ -48,8 +56,9 @@ func (v *Validator) decodeFast(raw []byte, receivedAt time.Time, e *Event, owned
 //   - every number, even under a key the schema ignores, must parse as a
 //     float64, because encoding/json fails the whole document otherwise;
 //   - a string or key with escapes whose decoded text holds U+FFFD is
-//     refused: the two libraries replace a lone UTF-16 surrogate escape
-//     differently;
+//     refused when decoded: the two libraries replace a lone UTF-16
+//     surrogate escape differently (a skipped one is not decoded, so both
+//     accept it alike);
 //   - nesting deeper than Limits.MaxDepth is refused, which is what lets
 //     Decode leave the depth scan to the reference path: for valid JSON,
 //     the nesting the parser sees is the bracket nesting depthExceeded
@@ -63,12 +72,15 @@ type fastParser struct {
 	// raw over (owned), s is raw itself and costs nothing.
 	s     string
 	owned bool
+	// detached: s is raw itself, but raw is not handed over, so each
+	// string kept is copied out of it (resetDetached).
+	detached bool
 
 	depth, maxDepth int
 }
 
 func (p *fastParser) reset(raw []byte, maxDepth int, owned bool) {
-	p.raw, p.owned = raw, owned
+	p.raw, p.owned, p.detached = raw, owned, false
 	if owned && len(raw) > 0 {
 		p.s = unsafe.String(unsafe.SliceData(raw), len(raw))
 	} else {
@@ -76,6 +88,14 @@ func (p *fastParser) reset(raw []byte, maxDepth int, owned bool) {
 	}
 	p.d.ResetBytes(raw)
 	p.depth, p.maxDepth = 0, maxDepth
+}
+
+// resetDetached readies p to read a value or two of raw, which it does
+// not own: rather than one copy of raw for all strings, as reset makes,
+// it copies only the strings it returns.
+func (p *fastParser) resetDetached(raw []byte, maxDepth int) {
+	p.reset(raw, maxDepth, true)
+	p.detached = true
 }
 
 // descend is called on entering an object or array, ascend on leaving it.
@@ -88,23 +108,34 @@ func (p *fastParser) ascend() { p.depth-- }
 
 // text returns b, a string or key that jx has read, as a string. When b
 // is a slice of raw, as jx returns a string without escapes, the result is
-// a substring of s; jx does not say which, so the offset b would have in raw
-// is derived from the capacities (raw[i:j] has capacity cap(raw)-i) and
-// confirmed by comparing addresses. Otherwise jx has unescaped it, and the
-// result is a copy, refused (ok false) if it holds U+FFFD: that is how both
-// libraries replace a lone surrogate escape, each in its own way.
+// a substring of s (a copy of b when detached); jx does not say which, so
+// the offset b would have in raw is derived from the capacities (raw[i:j]
+// has capacity cap(raw)-i) and confirmed by comparing addresses. Otherwise
+// jx has unescaped it, and the result is a copy, refused (ok false) if it
+// holds U+FFFD: that is how both libraries replace a lone surrogate
+// escape, each in its own way.
 func (p *fastParser) text(b []byte) (s string, ok bool) {
 	if len(b) == 0 {
 		return "", true
 	}
 	if p.inRaw(b) {
-		off := cap(p.raw) - cap(b)
-		return p.s[off : off+len(b)], true
+		if p.detached {
+			return string(b), true
+		}
+		return p.view(b), true
 	}
 	if hasReplacementChar(b) {
 		return "", false
 	}
 	return string(b), true
+}
+
+// view returns b, a slice of raw, as the substring of s it is, to be read
+// and dropped, never kept: when detached, s is the memory of a raw that
+// the parser does not own.
+func (p *fastParser) view(b []byte) string {
+	off := cap(p.raw) - cap(b)
+	return p.s[off : off+len(b)]
 }
 
 // str reads a string value.
@@ -136,34 +167,55 @@ func (p *fastParser) number() (float64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	s, _ := p.text(trimSpace(b)) // a number has no U+FFFD
-	f, err := strconv.ParseFloat(s, 64)
+	f, err := strconv.ParseFloat(p.view(trimSpace(b)), 64)
 	return f, err == nil
 }
 
-// freeObject reads an object value that the schema leaves free-form (only
-// its type is checked), as both its decoded value and its JSON text. The
-// text is what topLevelValues would slice: from its opening brace to its
-// closing one.
-func (p *fastParser) freeObject() (map[string]any, []byte, bool) {
+// checkNumber reads a number value that is not kept, which must still fit
+// a float64 for encoding/json to accept the document. jx has checked its
+// syntax, so without an exponent a number of at most 308 characters is
+// below 10^308 and fits: only the rest need parsing.
+func (p *fastParser) checkNumber() bool {
+	b, err := p.d.Raw()
+	if err != nil {
+		return false
+	}
+	b = trimSpace(b)
+	if len(b) <= 308 && !bytes.ContainsAny(b, "eE") {
+		return true
+	}
+	_, err = strconv.ParseFloat(p.view(b), 64)
+	return err == nil
+}
+
+// freeObject checks an object value that the schema leaves free-form (only
+// its type is checked) and returns its JSON text, from its opening brace
+// to its closing one, as topLevelValues would slice it. It builds no map:
+// the Event decodes the text when something reads it (lazyObject). The
+// check is skip's, which is all encoding/json needs to accept it; strings
+// are not unescaped, as an escaped lone surrogate, which the two libraries
+// decode differently, is accepted by both and left to decodeObject.
+func (p *fastParser) freeObject() ([]byte, bool) {
+	if p.d.Next() != jx.Object {
+		return nil, false
+	}
 	start := p.d // a jx.Decoder over bytes is a plain value: a copy is a bookmark
-	m, ok := p.object()
-	if !ok {
-		return nil, nil, false
+	if !p.skip() {
+		return nil, false
 	}
 	// Read the same object again, now known to be well-formed and shallow
-	// enough, for its text.
+	// enough, for its text: jx does not tell where a value ends.
 	p.d = start
 	text, err := p.d.Raw()
 	if err != nil {
-		return nil, nil, false
+		return nil, false
 	}
 	text = trimSpace(text)
 	if p.owned && !p.inRaw(text) {
 		// The event keeps the text as it is only if it is raw's own.
 		text = bytes.Clone(text)
 	}
-	return m, text, true
+	return text, true
 }
 
 // inRaw reports whether b is a slice of raw, by the same capacity and
@@ -177,6 +229,8 @@ func (p *fastParser) inRaw(b []byte) bool {
 }
 
 // object reads an object value into a map; of duplicate keys the last wins.
+// It and value decode properties and traits on demand (decodeObject), not
+// on the accept path.
 func (p *fastParser) object() (map[string]any, bool) {
 	it, err := p.d.ObjIter()
 	if err != nil || !p.descend() {
@@ -236,8 +290,7 @@ func (p *fastParser) value() (any, bool) {
 func (p *fastParser) skip() bool {
 	switch p.d.Next() {
 	case jx.Number:
-		_, ok := p.number()
-		return ok
+		return p.checkNumber()
 	case jx.Array:
 		it, err := p.d.ArrIter()
 		if err != nil || !p.descend() {

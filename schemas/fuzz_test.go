@@ -74,8 +74,11 @@ func FuzzDecode(f *testing.F) {
 		if e.Timestamp.After(recv.Add(l.FutureTolerance)) {
 			t.Errorf("Timestamp %v is beyond tolerance", e.Timestamp)
 		}
-		checkRaw(t, "properties", e.RawProperties, e.Properties)
-		checkRaw(t, "traits", e.RawTraits, e.Traits)
+		// Read key by key before the maps are decoded, then whole.
+		d := decoded(e)
+		checkLookups(t, e, d.Properties(), d.Traits())
+		checkRaw(t, "properties", e.RawProperties, e.Properties())
+		checkRaw(t, "traits", e.RawTraits, e.Traits())
 	})
 }
 

@@ -222,8 +222,9 @@ func TestDecodeChoosesDeterministically(t *testing.T) {
 func TestDecodeValidTypes(t *testing.T) {
 	v := newValidator(t, DefaultLimits())
 	tests := []struct {
-		raw  string
-		want Event
+		raw           string
+		want          Event
+		props, traits map[string]any // decoded; nil when absent
 	}{
 		{
 			raw: `{"event_id":"t1","type":"track","event":"Demo Requested","user_id":"u1","context":{"channel":"web","campaign":{"name":"n","source":"linkedin","medium":"social","term":"t","content":"c"},"page":{"path":"/demo","url":"https://x/demo","title":"Demo"},"referrer":"https://ref/","device":{"type":"mobile","os":"iOS","manufacturer":"Apple"},"locale":"en-GB"}}`,
@@ -246,9 +247,9 @@ func TestDecodeValidTypes(t *testing.T) {
 			want: Event{
 				EventID: "i1", Type: TypeIdentify, UserID: "u1", AnonymousID: "a1",
 				Timestamp: recv, ReceivedAt: recv,
-				Traits:        map[string]any{"plan": "pro"},
 				RawProperties: []byte("{}"), RawTraits: []byte(`{"plan":"pro"}`),
 			},
+			traits: map[string]any{"plan": "pro"},
 		},
 		{
 			// A page event's name is its event name unless event is given.
@@ -256,9 +257,9 @@ func TestDecodeValidTypes(t *testing.T) {
 			want: Event{
 				EventID: "p1", Type: TypePage, Event: "Pricing", AnonymousID: "a1",
 				Timestamp: recv, ReceivedAt: recv,
-				Properties:    map[string]any{"path": "/pricing"},
 				RawProperties: []byte(`{"path":"/pricing"}`), RawTraits: []byte("{}"),
 			},
+			props: map[string]any{"path": "/pricing"},
 		},
 		{
 			raw: `{"event_id":"p2","type":"page","event":"Pricing Viewed","name":"Pricing","anonymous_id":"a1"}`,
@@ -275,7 +276,9 @@ func TestDecodeValidTypes(t *testing.T) {
 			t.Errorf("Decode(%s): %v", tt.raw, inv)
 			continue
 		}
-		if !reflect.DeepEqual(got, tt.want) {
+		tt.want.SetProperties(tt.props)
+		tt.want.SetTraits(tt.traits)
+		if got := decoded(got); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("Decode(%s)\n got %+v\nwant %+v", tt.raw, got, tt.want)
 		}
 	}
@@ -394,8 +397,8 @@ func TestDecodeUnicode(t *testing.T) {
 		t.Errorf("strings garbled: %+v", e)
 	}
 	want := map[string]any{"emoji": "🎉", "escaped": "café 😀", "lone": "\ufffd"}
-	if !reflect.DeepEqual(e.Properties, want) {
-		t.Errorf("Properties = %#v, want %#v", e.Properties, want)
+	if got := e.Properties(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Properties = %#v, want %#v", got, want)
 	}
 	// Raw text is the producer's, escapes included.
 	if !bytes.Contains(e.RawProperties, []byte(`caf\u00e9`)) {
@@ -425,11 +428,11 @@ func TestDecodeNumbersAreFloat64(t *testing.T) {
 		"int": 3.0, "neg": -2.5, "exp": 1000.0, "big": 12345678901234567890.0,
 		"list": []any{1.0, map[string]any{"x": 0.1}},
 	}
-	if !reflect.DeepEqual(e.Properties, want) {
-		t.Errorf("Properties = %#v, want %#v", e.Properties, want)
+	if got := e.Properties(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Properties = %#v, want %#v", got, want)
 	}
-	if e.Traits["company_size"] != 750.0 {
-		t.Errorf("traits.company_size = %#v, want float64 750", e.Traits["company_size"])
+	if got, _ := e.Trait("company_size"); got != 750.0 {
+		t.Errorf("traits.company_size = %#v, want float64 750", got)
 	}
 	if !bytes.Contains(e.RawProperties, []byte("12345678901234567890")) {
 		t.Errorf("RawProperties = %s lost the exact digits", e.RawProperties)
@@ -557,11 +560,13 @@ func testdataInputs(t testing.TB) []testdataInput {
 }
 
 // goldenEvent shows the raw objects as the exact text they are, rather than
-// base64.
+// base64, and the decoded ones.
 type goldenEvent struct {
 	Event
 	RawProperties string
 	RawTraits     string
+	Properties    map[string]any
+	Traits        map[string]any
 }
 
 // TestTestdata decodes every sample: testdata/valid/*.json must be accepted,
@@ -580,7 +585,7 @@ func TestTestdata(t *testing.T) {
 					t.Fatalf("rejected: %v", inv)
 				}
 				var err error
-				got, err = json.MarshalIndent(goldenEvent{e, string(e.RawProperties), string(e.RawTraits)}, "", "  ")
+				got, err = json.MarshalIndent(goldenEvent{e, string(e.RawProperties), string(e.RawTraits), e.Properties(), e.Traits()}, "", "  ")
 				if err != nil {
 					t.Fatal(err)
 				}

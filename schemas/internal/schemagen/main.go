@@ -15,8 +15,9 @@
 //   - a property of type string, with const, enum, minLength, maxLength
 //     (in code points) and format date-time;
 //   - a property of type object, either free-form (no keywords but type),
-//     decoded into a map with its JSON text, or with properties and
-//     required of its own, decoded into a struct;
+//     checked and kept as its JSON text, which the Event decodes on
+//     demand, or with properties and required of its own, decoded into a
+//     struct;
 //   - annotations ($schema, $id, title, description, $comment), ignored.
 //
 // The schema says what is valid, not where a value goes in an Event: that
@@ -70,7 +71,7 @@ func run(in, out string) error {
 type binding struct {
 	to     string // receives the value; "" checks it and drops it
 	has    string // date-time only: set to true when present
-	raw    string // free-form object only: receives the JSON text
+	raw    string // free-form object only: receives the JSON text, its only binding
 	goType string // object with properties only: the struct type of to
 }
 
@@ -88,8 +89,8 @@ func eventBindings() map[string]binding {
 		"/anonymous_id":                {to: "e.AnonymousID"},
 		"/timestamp":                   {to: "x.timestamp", has: "x.hasTimestamp"},
 		"/sent_at":                     {to: "x.sentAt", has: "x.hasSentAt"},
-		"/properties":                  {to: "e.Properties", raw: "x.rawProperties"},
-		"/traits":                      {to: "e.Traits", raw: "x.rawTraits"},
+		"/properties":                  {raw: "x.rawProperties"},
+		"/traits":                      {raw: "x.rawTraits"},
 		"/context":                     {to: "e.Context", goType: "Context"},
 		"/context/channel":             {to: "c.Channel"},
 		"/context/campaign":            {to: "c.Campaign", goType: "Campaign"},
@@ -390,8 +391,8 @@ func (c *compiler) shape(n *node) {
 			c.errorf("bindings: %s is a string: it takes to (a string) only", n.inst)
 		}
 	case n.freeForm():
-		if b.to == "" || b.raw == "" || b.has != "" || b.goType != "" {
-			c.errorf("bindings: %s is a free-form object: it needs to (a map[string]any) and raw (a []byte) only", n.inst)
+		if b.to != "" || b.raw == "" || b.has != "" || b.goType != "" {
+			c.errorf("bindings: %s is a free-form object: it takes raw (a []byte) only", n.inst)
 		}
 	default:
 		if b.to == "" || b.goType == "" || b.has != "" || b.raw != "" {
@@ -558,11 +559,11 @@ func (g *emitter) object(n *node) {
 				g.p("%s = s", b.to)
 			}
 		case sub.freeForm():
-			g.p("m, text, ok := p.freeObject()")
+			g.p("text, ok := p.freeObject()")
 			g.p("if !ok {")
 			g.p("return false")
 			g.p("}")
-			g.p("%s, %s = m, text", b.to, b.raw)
+			g.p("%s = text", b.raw)
 		default:
 			g.p("if !%s(p, &%s) {", funcName(sub), b.to)
 			g.p("return false")
