@@ -51,6 +51,8 @@ type eventColumns struct {
 	kafkaPartition                                       proto.ColInt32
 	kafkaOffset                                          proto.ColInt64
 
+	// rows is how many rows reset gives room for at least (Config.BatchRows).
+	rows int
 	// noLend makes appendTo take the public path; tests set it to check
 	// that both paths store the same rows.
 	noLend bool
@@ -117,14 +119,14 @@ func (c *eventColumns) fill(rows []schemas.Enriched) {
 	}
 }
 
-// reset empties the columns and gives them room for n rows, so that a batch
-// larger than any before grows each buffer once rather than by append's
-// repeated 1.25x steps (each a fresh, page-faulting allocation and a copy).
-// A String column's bytes are sized at its previous batch's bytes per row.
-// What grows gets a quarter more than asked: batch sizes creep up to
-// batch.max_rows while a backlog builds.
+// reset empties the columns and gives them room for n rows, and at least
+// c.rows, so that each buffer grows once rather than by append's repeated
+// 1.25x steps (each a fresh, page-faulting allocation and a copy) and again
+// whenever a batch is larger than any before. A String column's bytes are
+// sized at its previous batch's bytes per row. Beyond c.rows, what grows
+// gets a quarter more than asked.
 func (c *eventColumns) reset(n int) {
-	n += n / 4
+	n = max(n+n/4, c.rows)
 	for _, col := range c.list() {
 		switch col := col.(type) {
 		case *proto.ColStr:

@@ -30,6 +30,12 @@ type Config struct {
 	DialTimeout  time.Duration // 0: 10s
 	MaxOpenConns int           // 0: the driver's default
 
+	// BatchRows is the most rows the caller puts in one Batch (the
+	// collector's batch.max_rows). Write sizes its column buffers for that
+	// many rows the first time, instead of regrowing them as batches grow
+	// while a backlog builds. 0: sized by the batches as they come.
+	BatchRows int
+
 	// Cluster, when set, is the ClickHouse cluster (remote_servers) the
 	// tables are created on: replicated, sharded by customer, behind
 	// Distributed tables of the usual names (see cluster.go). "" is a

@@ -144,7 +144,7 @@ func (s *Store) insertEvents(ctx context.Context, b *Batch, token string) error 
 	select {
 	case cols = <-s.columns:
 	default:
-		cols = new(eventColumns)
+		cols = &eventColumns{rows: s.cfg.BatchRows}
 	}
 	defer func() {
 		select {

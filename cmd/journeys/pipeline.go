@@ -55,6 +55,7 @@ func aggregateConfig(c *config.Config) aggregate.Config {
 		Secure:        c.ClickHouse.Secure,
 		DialTimeout:   c.ClickHouse.DialTimeout,
 		MaxOpenConns:  c.ClickHouse.MaxOpenConns,
+		BatchRows:     c.Batch.MaxRows,
 		DedupWindow:   c.ClickHouse.DedupWindow,
 		Cluster:       c.ClickHouse.Cluster,
 		EventsTTLDays: c.ClickHouse.EventsTTLDays,
