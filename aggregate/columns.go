@@ -119,20 +119,24 @@ func (c *eventColumns) fill(rows []schemas.Enriched) {
 	}
 }
 
-// reset empties the columns and gives them room for n rows, and at least
-// c.rows, so that each buffer grows once rather than by append's repeated
-// 1.25x steps (each a fresh, page-faulting allocation and a copy) and again
-// whenever a batch is larger than any before. A String column's bytes are
-// sized at its previous batch's bytes per row. Beyond c.rows, what grows
-// gets a quarter more than asked.
+// reset empties the columns and gives them room for n rows, or c.rows when
+// that is more, so that each buffer grows once rather than by append's
+// repeated 1.25x steps (each a fresh, page-faulting allocation and a copy)
+// and again whenever a batch is larger than any before. Past c.rows (or
+// without it) a quarter more than n. A String column's bytes are sized at
+// its previous batch's bytes per row, plus an eighth: rows vary.
 func (c *eventColumns) reset(n int) {
-	n = max(n+n/4, c.rows)
+	if n > c.rows {
+		n += n / 4
+	} else {
+		n = c.rows
+	}
 	for _, col := range c.list() {
 		switch col := col.(type) {
 		case *proto.ColStr:
 			perRow := 16 // before any batch: about an id's length
 			if rows := len(col.Pos); rows > 0 {
-				perRow = len(col.Buf)/rows + 1
+				perRow = (len(col.Buf)/rows + 1) * 9 / 8
 			}
 			col.Pos = slices.Grow(col.Pos[:0], n)
 			col.Buf = slices.Grow(col.Buf[:0], n*perRow)
