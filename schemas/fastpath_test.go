@@ -340,3 +340,36 @@ func TestFastPathNearValid(t *testing.T) {
 	}
 	t.Logf("%d of %d mutants took the fast path", fast, n)
 }
+
+// FuzzCanonicalDateTime: whatever canonicalDateTime accepts, the general way
+// (isPlainDateTime, then parseRFC3339) accepts too, as the same instant in
+// UTC; and the general way's canonical-form answers are not refused.
+func FuzzCanonicalDateTime(f *testing.F) {
+	for _, s := range []string{
+		"2025-03-01T12:00:00Z", "2025-03-01T12:00:00.123Z", "2025-03-01T12:00:00.123456789Z",
+		"2025-03-01T12:00:00.1234567890Z", "2024-02-29T23:59:59.9Z", "2023-02-29T00:00:00Z",
+		"2025-04-31T00:00:00Z", "2025-12-31T24:00:00Z", "2025-06-30T23:59:60Z", "2025-03-01t12:00:00z",
+		"2025-03-01T12:00:00+01:00", "0000-01-01T00:00:00Z", "1900-02-29T00:00:00Z", "2000-02-29T00:00:00Z",
+		"2025-03-01T12:00:00.Z", "2025-03-01T12:00:00,5Z", "2025-3-01T12:00:00Z", "+025-03-01T12:00:00Z",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fast, ok := canonicalDateTime(s)
+		var want time.Time
+		general := isPlainDateTime(s)
+		if general {
+			var err error
+			want, err = parseRFC3339(s)
+			general = err == nil
+		}
+		if ok && (!general || !fast.Equal(want) || fast.Location() != time.UTC) {
+			t.Fatalf("canonicalDateTime(%q) = %v; general way: %v, ok %v", s, fast, want, general)
+		}
+		// A canonical string the general way reads must not need it.
+		if general && !ok && len(s) >= 20 && len(s) <= 30 && s[len(s)-1] == 'Z' && s[10] == 'T' &&
+			(len(s) == 20 || s[19] == '.') && s[17:19] != "60" {
+			t.Fatalf("canonicalDateTime(%q) refused what the general way reads as %v", s, want)
+		}
+	})
+}
