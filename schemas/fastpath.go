@@ -466,13 +466,6 @@ func daysIn(month, year int) int {
 
 // digitsAtMost reports whether s is all ASCII digits, at most max in value.
 func digitsAtMost(s string, max int) bool {
-	v := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return false
-		}
-		v = v*10 + int(c-'0')
-	}
-	return v <= max
+	v, ok := atoi(s)
+	return ok && v <= max
 }
